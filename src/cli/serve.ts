@@ -1,0 +1,29 @@
+import { loadConfig } from '../config.js';
+import { createLogger } from '../platform/observability/logger.js';
+import { startServer } from '../server.js';
+
+/** `iris serve`: the API server, in the foreground until SIGTERM/SIGINT. */
+export async function serve(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const server = await startServer(config, logger);
+  logger.info({ url: server.url, mode: server.runtime.database.mode, env: config.env }, 'server listening');
+  process.stdout.write(`IRIS Health is serving at ${server.url}\n  API docs: ${server.url}/docs\n  FHIR base: ${server.url}/fhir\n`);
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down');
+    server
+      .stop()
+      .then((clean) => {
+        if (!clean) logger.error({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown did not finish in time');
+        logger.flush();
+        process.exit(clean ? 0 : 1);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}

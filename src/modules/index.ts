@@ -1,0 +1,4 @@
+import type { IrisModule } from '../platform/module.js';
+
+/** The composition of the product: every domain module, in dependency order. */
+export const modules: IrisModule[] = [];

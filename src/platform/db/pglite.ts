@@ -1,0 +1,75 @@
+import { PGlite, types } from '@electric-sql/pglite';
+import { Mutex } from 'async-mutex';
+import type { Database, PoolStats, QueryResult, Transaction } from './types.js';
+import { parseInt8, parseNumeric } from './type-parsers.js';
+
+/**
+ * Embedded PostgreSQL (PGlite) behind the common Database interface.
+ *
+ * PGlite is a single session. `gate` serialises whole units of work on it: one statement, or
+ * one whole transaction, and (when the data dir is shared over the socket) one socket client's
+ * exchange until its session is idle again. Without it, statements from elsewhere would run
+ * inside somebody else's open transaction.
+ */
+export class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  readonly gate = new Mutex();
+
+  private constructor(readonly pg: PGlite) {}
+
+  /** `dataDir` undefined gives an in-memory database (tests). */
+  static async open(dataDir?: string, loadDataDir?: Blob): Promise<PgliteDatabase> {
+    const pg = await PGlite.create({
+      dataDir,
+      loadDataDir,
+      parsers: { [types.INT8]: parseInt8, [types.NUMERIC]: parseNumeric },
+    });
+    return new PgliteDatabase(pg);
+  }
+
+  query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
+    return this.gate.runExclusive(() => this.run<T>(this.pg, sql, params));
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.gate.runExclusive(async () => {
+      await this.pg.exec(sql);
+    });
+  }
+
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.gate.runExclusive(() =>
+      this.pg.transaction(async (inner) => {
+        const tx: Transaction = {
+          query: <R>(sql: string, params: readonly unknown[] = []) => this.run<R>(inner, sql, params),
+          exec: async (sql: string) => {
+            await inner.exec(sql);
+          },
+        };
+        return fn(tx);
+      }),
+    );
+  }
+
+  stats(): PoolStats {
+    return { total: 1, idle: this.gate.isLocked() ? 0 : 1, waiting: 0 };
+  }
+
+  async close(): Promise<void> {
+    await this.gate.runExclusive(() => this.pg.close());
+  }
+
+  /** A consistent physical copy of the data dir, gzip-compressed tar. */
+  dump(): Promise<Blob> {
+    return this.gate.runExclusive(() => this.pg.dumpDataDir('gzip'));
+  }
+
+  private async run<T>(
+    target: Pick<PGlite, 'query'>,
+    sql: string,
+    params: readonly unknown[],
+  ): Promise<QueryResult<T>> {
+    const result = await target.query<T>(sql, params as unknown[]);
+    return { rows: result.rows, rowCount: Math.max(result.rows.length, result.affectedRows ?? 0) };
+  }
+}

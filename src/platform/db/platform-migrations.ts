@@ -1,0 +1,4 @@
+import type { Migration } from './migrations.js';
+
+/** Schema owned by the platform itself; modules list their own in their IrisModule. */
+export const platformMigrations: Migration[] = [];

@@ -1,0 +1,85 @@
+import pg from 'pg';
+import type { Database, PoolStats, QueryResult, Transaction } from './types.js';
+import { INT8_OID, NUMERIC_OID, parseInt8, parseNumeric } from './type-parsers.js';
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID) return parseInt8;
+    if (oid === NUMERIC_OID) return parseNumeric;
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+export interface PostgresOptions {
+  connectionString?: string;
+  /** Directory of the Unix socket of a shared embedded database, instead of a connection string. */
+  socketDir?: string;
+  max: number;
+  /** Schema to put first on the search_path (test isolation). */
+  schema?: string;
+  applicationName?: string;
+}
+
+/** A pooled connection to a PostgreSQL server (or to a shared PGlite over its socket). */
+export class PostgresDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  readonly pool: pg.Pool;
+
+  constructor(options: PostgresOptions) {
+    this.pool = new pg.Pool({
+      // A connection string wins over separate fields in node-postgres, so give one or the other.
+      ...(options.socketDir
+        ? { host: options.socketDir, port: 5432, user: 'postgres', database: 'postgres' }
+        : { connectionString: options.connectionString }),
+      max: options.max,
+      types,
+      application_name: options.applicationName ?? 'iris',
+      options: options.schema ? `-c search_path=${options.schema},public` : undefined,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 10_000,
+    });
+    // An idle client losing its server must not crash the process; the next query reconnects.
+    this.pool.on('error', () => undefined);
+  }
+
+  async query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
+    const result = await this.pool.query(sql, params as unknown[]);
+    return { rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length };
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pool.query(sql);
+  }
+
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const tx: Transaction = {
+        async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+          const result = await client.query(sql, params as unknown[]);
+          return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
+        },
+        async exec(sql: string): Promise<void> {
+          await client.query(sql);
+        },
+      };
+      const value = await fn(tx);
+      await client.query('COMMIT');
+      return value;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  stats(): PoolStats {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
