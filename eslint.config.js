@@ -20,7 +20,10 @@ export default tseslint.config(
     // platform/ is infrastructure: it must never depend on domain modules.
     files: ['src/platform/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/modules/**'], message: 'platform/ must not import from modules/' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/modules/**'], message: 'platform/ must not import from modules/' }] },
+      ],
     },
   },
 );

@@ -10,7 +10,13 @@ import { VERSION } from './version.js';
 export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
   const { ctx } = runtime;
   const metrics = createMetrics(() => ctx.db.stats());
-  const app = await createHttpApp({ config: ctx.config, logger: ctx.logger, metrics, redis: runtime.redis, version: VERSION });
+  const app = await createHttpApp({
+    config: ctx.config,
+    logger: ctx.logger,
+    metrics,
+    redis: runtime.redis,
+    version: VERSION,
+  });
   registerSystemRoutes(app, () => runtime.healthChecks(), metrics);
   for (const module of modules) {
     if (module.routes) await app.register(async (scope) => module.routes?.(scope, ctx));

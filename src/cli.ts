@@ -32,10 +32,14 @@ export function buildProgram(): Command {
   const load = async () => {
     if (!runtime) {
       const config = loadConfig();
-      runtime = await openRuntime(config, createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel), {
-        server: false,
-        migrate: config.env !== 'production',
-      });
+      runtime = await openRuntime(
+        config,
+        createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
+        {
+          server: false,
+          migrate: config.env !== 'production',
+        },
+      );
     }
     return runtime.ctx;
   };

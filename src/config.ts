@@ -36,25 +36,30 @@ const byteSize = z
     return unit.startsWith('m') ? n * 1024 * 1024 : unit.startsWith('k') ? n * 1024 : n;
   });
 
-const csv = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item.length > 0),
-  );
+const csv = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
 
 const envSchema = z
   .object({
-    NODE_ENV: z.enum(['development', 'production', 'test'], { error: 'must be development, production or test' }).default('development'),
+    NODE_ENV: z
+      .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
+      .default('development'),
     PORT: port.default(8080),
     HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
     IRIS_DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
     IRIS_KEYS_DIR: z.string().min(1, 'must not be empty').optional(),
     IRIS_PUBLIC_URL: url(['http:', 'https:']).optional(),
     DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
-    DATABASE_POOL_MAX: z.coerce.number({ error: 'must be a whole number from 1 to 200' }).int().min(1).max(200).default(10),
+    DATABASE_POOL_MAX: z.coerce
+      .number({ error: 'must be a whole number from 1 to 200' })
+      .int()
+      .min(1)
+      .max(200)
+      .default(10),
     REDIS_URL: url(['redis:', 'rediss:']).optional(),
     S3_ENDPOINT: url(['http:', 'https:']).optional(),
     S3_BUCKET: z.string().min(3, 'must be a bucket name of 3 to 63 characters').max(63).optional(),
@@ -65,11 +70,23 @@ const envSchema = z
     LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
     CORS_ORIGINS: csv.default([]),
     RATE_LIMIT_MAX: z.coerce.number({ error: 'must be a whole number' }).int().min(1).default(600),
-    RATE_LIMIT_WINDOW: z.string().regex(/^\d+\s*(ms|s|m|h)$/, 'must be a duration such as 1m or 30s').default('1m'),
+    RATE_LIMIT_WINDOW: z
+      .string()
+      .regex(/^\d+\s*(ms|s|m|h)$/, 'must be a duration such as 1m or 30s')
+      .default('1m'),
     BODY_LIMIT: byteSize.default(5 * 1024 * 1024),
-    SHUTDOWN_TIMEOUT_MS: z.coerce.number({ error: 'must be a whole number of milliseconds' }).int().min(100).max(60000).default(10000),
+    SHUTDOWN_TIMEOUT_MS: z.coerce
+      .number({ error: 'must be a whole number of milliseconds' })
+      .int()
+      .min(100)
+      .max(60000)
+      .default(10000),
     TRUST_PROXY: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
-    DISK_MIN_FREE_MB: z.coerce.number({ error: 'must be a whole number of megabytes' }).int().min(0).default(256),
+    DISK_MIN_FREE_MB: z.coerce
+      .number({ error: 'must be a whole number of megabytes' })
+      .int()
+      .min(0)
+      .default(256),
   })
   .superRefine((env, ctx) => {
     if (env.S3_BUCKET && (!env.S3_ACCESS_KEY_ID || !env.S3_SECRET_ACCESS_KEY)) {
@@ -136,7 +153,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     http: {
       host: env.HOST,
       port: env.PORT,
-      publicUrl: env.IRIS_PUBLIC_URL ?? `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`,
+      publicUrl:
+        env.IRIS_PUBLIC_URL ?? `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}`,
       bodyLimit: env.BODY_LIMIT,
       corsOrigins: env.CORS_ORIGINS,
       rateLimit: { max: env.RATE_LIMIT_MAX, window: env.RATE_LIMIT_WINDOW },

@@ -67,7 +67,10 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: 'iris:' });
     closers.unshift(() => cache.close());
     const storage = createObjectStorage(config.storage);
-    const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
+    closers.unshift(() => storage.close());
+    const redis = config.redisUrl
+      ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 })
+      : undefined;
     if (redis) {
       redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
       closers.unshift(() => redis.quit());

@@ -18,7 +18,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let app: FastifyInstance;
   try {
     app = await buildApp(runtime);
-    await app.listen({ host: config.http.host, port: config.http.port, listenTextResolver: (address) => `listening on ${address}` });
+    await app.listen({
+      host: config.http.host,
+      port: config.http.port,
+      listenTextResolver: (address) => `listening on ${address}`,
+    });
   } catch (error) {
     await runtime.close();
     throw error;

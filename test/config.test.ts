@@ -22,7 +22,10 @@ describe('configuration', () => {
       name: 'ConfigError',
       message: 'PORT must be a whole number from 1 to 65535 (got "eighty")',
     });
-    assert.throws(() => loadConfig({ PORT: '70000' }), /^ConfigError: PORT must be a whole number from 1 to 65535/);
+    assert.throws(
+      () => loadConfig({ PORT: '70000' }),
+      /^ConfigError: PORT must be a whole number from 1 to 65535/,
+    );
   });
 
   test('secrets are never echoed back in the error', () => {
@@ -31,13 +34,20 @@ describe('configuration', () => {
       assert.fail('expected a ConfigError');
     } catch (error) {
       assert.ok(error instanceof ConfigError);
-      assert.match(error.message, /^DATABASE_URL must be a URL starting with postgres:\/\/ or postgresql:\/\//);
+      assert.match(
+        error.message,
+        /^DATABASE_URL must be a URL starting with postgres:\/\/ or postgresql:\/\//,
+      );
       assert.doesNotMatch(error.message, /hunter2/);
     }
   });
 
   test('body size, log level and CORS list are parsed', () => {
-    const config = loadConfig({ BODY_LIMIT: '2mb', LOG_LEVEL: 'debug', CORS_ORIGINS: 'https://a.example, https://b.example' });
+    const config = loadConfig({
+      BODY_LIMIT: '2mb',
+      LOG_LEVEL: 'debug',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+    });
     assert.equal(config.http.bodyLimit, 2 * 1024 * 1024);
     assert.equal(config.logLevel, 'debug');
     assert.deepEqual(config.http.corsOrigins, ['https://a.example', 'https://b.example']);
@@ -46,8 +56,14 @@ describe('configuration', () => {
   });
 
   test('S3 needs a bucket and credentials together', () => {
-    assert.throws(() => loadConfig({ S3_BUCKET: 'records' }), /^ConfigError: S3_ACCESS_KEY_ID is required when S3_BUCKET is set/);
-    assert.throws(() => loadConfig({ S3_ENDPOINT: 'http://127.0.0.1:9000' }), /^ConfigError: S3_BUCKET is required/);
+    assert.throws(
+      () => loadConfig({ S3_BUCKET: 'records' }),
+      /^ConfigError: S3_ACCESS_KEY_ID is required when S3_BUCKET is set/,
+    );
+    assert.throws(
+      () => loadConfig({ S3_ENDPOINT: 'http://127.0.0.1:9000' }),
+      /^ConfigError: S3_BUCKET is required/,
+    );
     const config = loadConfig({
       S3_ENDPOINT: 'http://127.0.0.1:9000',
       S3_BUCKET: 'records',
@@ -58,7 +74,10 @@ describe('configuration', () => {
   });
 
   test('production refuses to run without an explicit keyring directory', () => {
-    assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /^ConfigError: IRIS_KEYS_DIR is required in production/);
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production' }),
+      /^ConfigError: IRIS_KEYS_DIR is required in production/,
+    );
     const config = loadConfig({ NODE_ENV: 'production', IRIS_KEYS_DIR: '/run/secrets/iris-keys' });
     assert.equal(config.keysConfigured, true);
     assert.equal(config.keysDir, '/run/secrets/iris-keys');

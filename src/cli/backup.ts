@@ -34,7 +34,8 @@ export function registerBackupCommands(program: Command): void {
         const config = loadConfig();
         if (config.database.url) throw new UsageError(SERVER_HINT);
         const result = await restoreEmbedded(config.dataDir, resolve(file), options.force ?? false);
-        if (result.keptAside) process.stdout.write(`the previous database was moved to ${result.keptAside}\n`);
+        if (result.keptAside)
+          process.stdout.write(`the previous database was moved to ${result.keptAside}\n`);
         process.stdout.write(`restored ${resolve(file)} into ${config.dataDir}\n`);
       }),
     );

@@ -9,7 +9,9 @@ function purposeOf(value: string): KeyPurpose {
 }
 
 export function registerKeysCommand(program: Command): void {
-  const keys = program.command('keys').description('manage the keyring (signing, encryption and blind-index keys)');
+  const keys = program
+    .command('keys')
+    .description('manage the keyring (signing, encryption and blind-index keys)');
 
   keys
     .command('init')
@@ -20,7 +22,9 @@ export function registerKeysCommand(program: Command): void {
         const dir = options.dir ?? loadConfig().keysDir;
         const written = await Keyring.init(dir);
         process.stdout.write(
-          written.length === 0 ? `${dir} already holds a key for every purpose\n` : written.map((k) => `created ${k}\n`).join(''),
+          written.length === 0
+            ? `${dir} already holds a key for every purpose\n`
+            : written.map((k) => `created ${k}\n`).join(''),
         );
       }),
     );

@@ -26,7 +26,9 @@ export function registerMigrateCommand(program: Command): void {
           }
           const applied = await migrate(handle.db, allMigrations());
           process.stdout.write(
-            applied.length === 0 ? 'database is up to date\n' : applied.map((id) => `applied  ${id}\n`).join(''),
+            applied.length === 0
+              ? 'database is up to date\n'
+              : applied.map((id) => `applied  ${id}\n`).join(''),
           );
         } finally {
           await handle.close();

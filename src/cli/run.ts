@@ -15,7 +15,9 @@ const OPERATOR_ERRORS = [ConfigError, KeyringError, PendingMigrationsError, Usag
  * Runs a command action and turns expected failures into one clear line on stderr and an exit
  * code (2: configuration or usage, 1: anything else) instead of a stack trace.
  */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);

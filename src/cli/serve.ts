@@ -8,14 +8,17 @@ export async function serve(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const server = await startServer(config, logger);
   logger.info({ url: server.url, mode: server.runtime.database.mode, env: config.env }, 'server listening');
-  process.stdout.write(`IRIS Health is serving at ${server.url}\n  API docs: ${server.url}/docs\n  FHIR base: ${server.url}/fhir\n`);
+  process.stdout.write(
+    `IRIS Health is serving at ${server.url}\n  API docs: ${server.url}/docs\n  FHIR base: ${server.url}/fhir\n`,
+  );
 
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down');
     server
       .stop()
       .then((clean) => {
-        if (!clean) logger.error({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown did not finish in time');
+        if (!clean)
+          logger.error({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown did not finish in time');
         logger.flush();
         process.exit(clean ? 0 : 1);
       })

@@ -20,7 +20,11 @@ describe('server process on embedded defaults', () => {
 
   async function start(): Promise<Spawned> {
     const server = spawnEntry('src/main.ts', [], env);
-    await waitFor(() => server.stdout().includes('serving at') || server.child.exitCode !== null, 60_000, 'the server');
+    await waitFor(
+      () => server.stdout().includes('serving at') || server.child.exitCode !== null,
+      60_000,
+      'the server',
+    );
     assert.equal(server.child.exitCode, null, server.stderr());
     return server;
   }

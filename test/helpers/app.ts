@@ -34,12 +34,17 @@ export async function testApp(
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  const runtime = await openRuntime(config, logger, { server: true, migrate: true, database: await testDatabase() });
+  const runtime = await openRuntime(config, logger, {
+    server: true,
+    migrate: true,
+    database: await testDatabase(),
+  });
   const app = await buildApp(runtime);
   extraRoutes?.(app);
   await app.ready();

@@ -13,7 +13,14 @@ describe(`database layer (${process.env.DATABASE_URL ? 'PostgreSQL server' : 'PG
   after(() => handle.close());
 
   test('values come back with the same JavaScript types on both drivers', async () => {
-    const { rows } = await handle.db.query<{ big: number; exact: string; at: Date; doc: unknown; flag: boolean; none: null }>(
+    const { rows } = await handle.db.query<{
+      big: number;
+      exact: string;
+      at: Date;
+      doc: unknown;
+      flag: boolean;
+      none: null;
+    }>(
       `SELECT 9007199254740991::int8 AS big, 12.50::numeric AS exact, '2026-01-02T03:04:05Z'::timestamptz AS at,
               '{"a":[1,2]}'::jsonb AS doc, true AS flag, NULL::text AS none`,
     );
@@ -28,7 +35,10 @@ describe(`database layer (${process.env.DATABASE_URL ? 'PostgreSQL server' : 'PG
   });
 
   test('an int8 beyond the safe integer range is an error, not a silently wrong number', async () => {
-    await assert.rejects(handle.db.query('SELECT 9007199254740993::int8 AS big'), /outside the safe integer range/);
+    await assert.rejects(
+      handle.db.query('SELECT 9007199254740993::int8 AS big'),
+      /outside the safe integer range/,
+    );
   });
 
   test('a transaction commits as a whole or not at all', async () => {
@@ -52,7 +62,9 @@ describe(`database layer (${process.env.DATABASE_URL ? 'PostgreSQL server' : 'PG
   });
 
   test('concurrent transactions each see their own writes and all commit', async () => {
-    await handle.db.exec('CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0);');
+    await handle.db.exec(
+      'CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0);',
+    );
     await Promise.all(
       Array.from({ length: 20 }, () =>
         handle.db.transaction(async (tx) => {
@@ -91,7 +103,9 @@ describe(`database layer (${process.env.DATABASE_URL ? 'PostgreSQL server' : 'PG
 
   test('a failing migration leaves nothing behind', async () => {
     await assert.rejects(
-      migrate(handle.db, [{ id: 'probe/0100_bad', sql: 'CREATE TABLE half_done (id int); SELECT no_such_function();' }]),
+      migrate(handle.db, [
+        { id: 'probe/0100_bad', sql: 'CREATE TABLE half_done (id int); SELECT no_such_function();' },
+      ]),
     );
     const { rows } = await handle.db.query(`SELECT to_regclass('half_done') AS t`);
     assert.equal(rows[0]!.t, null);

@@ -27,7 +27,9 @@ export abstract class JsonCache implements Cache {
   getOrSet<T>(key: string, ttlSeconds: number | undefined, loader: () => Promise<T>): Promise<T> {
     const existing = this.inFlight.get(key);
     if (existing) return existing as Promise<T>;
-    const promise = this.readThrough(key, ttlMillis(ttlSeconds), loader).finally(() => this.inFlight.delete(key));
+    const promise = this.readThrough(key, ttlMillis(ttlSeconds), loader).finally(() =>
+      this.inFlight.delete(key),
+    );
     this.inFlight.set(key, promise);
     return promise;
   }

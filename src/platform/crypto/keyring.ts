@@ -71,8 +71,15 @@ function load(record: KeyRecord, file: string): LoadedKey {
   try {
     if (record.jwk.kty === 'oct') {
       const key = createSecretKey(Buffer.from(record.jwk.k ?? '', 'base64url'));
-      if (key.symmetricKeySize !== 32) throw new KeyringError(`${file}: a ${record.purpose} key must be 256 bits`);
-      return { kid: record.kid, purpose: record.purpose, alg: record.alg, createdAt: new Date(record.createdAt), key };
+      if (key.symmetricKeySize !== 32)
+        throw new KeyringError(`${file}: a ${record.purpose} key must be 256 bits`);
+      return {
+        kid: record.kid,
+        purpose: record.purpose,
+        alg: record.alg,
+        createdAt: new Date(record.createdAt),
+        key,
+      };
     }
     const key = createPrivateKey({ key: record.jwk, format: 'jwk' });
     return {
@@ -104,7 +111,10 @@ export class Keyring {
    * Loads the keyring. With `create` (development) missing purposes get a fresh key; without
    * it (production) a missing purpose is an error that names what is missing.
    */
-  static async open(dir: string, options: { create: boolean; strictPermissions?: boolean }): Promise<Keyring> {
+  static async open(
+    dir: string,
+    options: { create: boolean; strictPermissions?: boolean },
+  ): Promise<Keyring> {
     const keys = new Map<KeyPurpose, LoadedKey[]>();
     const missing: KeyPurpose[] = [];
     for (const purpose of Object.keys(KEY_PURPOSES) as KeyPurpose[]) {
@@ -131,7 +141,8 @@ export class Keyring {
   static async init(dir: string): Promise<string[]> {
     const written: string[] = [];
     for (const purpose of Object.keys(KEY_PURPOSES) as KeyPurpose[]) {
-      if ((await readPurpose(dir, purpose, false)).length === 0) written.push((await writeKey(dir, generate(purpose))).kid);
+      if ((await readPurpose(dir, purpose, false)).length === 0)
+        written.push((await writeKey(dir, generate(purpose))).kid);
     }
     return written;
   }
@@ -184,7 +195,8 @@ async function readPurpose(dir: string, purpose: KeyPurpose, strict: boolean): P
     } catch {
       throw new KeyringError(`${file} is not valid JSON`);
     }
-    if (record.purpose !== purpose) throw new KeyringError(`${file} is a ${record.purpose} key in the ${purpose} folder`);
+    if (record.purpose !== purpose)
+      throw new KeyringError(`${file} is a ${record.purpose} key in the ${purpose} folder`);
     loaded.push(load(record, file));
   }
   return loaded.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.kid.localeCompare(b.kid));

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireLock, readLock, DataDirLockedError } from './data-dir-lock.js';
 import { PgliteDatabase } from './pglite.js';
@@ -32,7 +32,8 @@ async function isEmptyDir(dir: string): Promise<boolean> {
 /** Writes a consistent copy of the embedded database (gzip tar) to `file`; returns its size. */
 export async function backupEmbedded(dataDir: string, file: string): Promise<number> {
   return withDataDir(dataDir, async () => {
-    if (await isEmptyDir(join(dataDir, PG_DIR))) throw new BackupError(`there is no database in ${dataDir} to back up`);
+    if (await isEmptyDir(join(dataDir, PG_DIR)))
+      throw new BackupError(`there is no database in ${dataDir} to back up`);
     const db = await PgliteDatabase.open(join(dataDir, PG_DIR));
     try {
       const blob = await db.dump();
@@ -50,13 +51,18 @@ export async function backupEmbedded(dataDir: string, file: string): Promise<num
  * Loads a backup into the data dir. An existing database is kept aside (renamed) only with
  * `force`; otherwise the restore refuses to overwrite it.
  */
-export async function restoreEmbedded(dataDir: string, file: string, force: boolean): Promise<{ keptAside?: string }> {
+export async function restoreEmbedded(
+  dataDir: string,
+  file: string,
+  force: boolean,
+): Promise<{ keptAside?: string }> {
   const bytes = await readFile(file);
   return withDataDir(dataDir, async () => {
     const target = join(dataDir, PG_DIR);
     let keptAside: string | undefined;
     if (!(await isEmptyDir(target))) {
-      if (!force) throw new BackupError(`${target} already holds a database; pass --force to set it aside and restore`);
+      if (!force)
+        throw new BackupError(`${target} already holds a database; pass --force to set it aside and restore`);
       keptAside = `${target}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       await rename(target, keptAside);
     }
@@ -65,6 +71,9 @@ export async function restoreEmbedded(dataDir: string, file: string, force: bool
     try {
       db = await PgliteDatabase.open(target, new Blob([bytes]));
     } catch (error) {
+      // Leave the data dir as it was: no half-restored database, the previous one back in place.
+      await rm(target, { recursive: true, force: true });
+      if (keptAside) await rename(keptAside, target);
       throw new BackupError(`${file} is not a usable IRIS backup: ${(error as Error).message}`);
     }
     try {

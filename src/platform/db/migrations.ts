@@ -51,18 +51,24 @@ export async function migrate(db: Database, migrations: readonly Migration[]): P
   for (const migration of migrations) {
     const done = await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-      const existing = await tx.query<{ checksum: string }>('SELECT checksum FROM iris_migrations WHERE id = $1', [
-        migration.id,
-      ]);
+      const existing = await tx.query<{ checksum: string }>(
+        'SELECT checksum FROM iris_migrations WHERE id = $1',
+        [migration.id],
+      );
       const row = existing.rows[0];
       if (row) {
         if (row.checksum !== checksum(migration.sql)) {
-          throw new MigrationError(`migration ${migration.id} was changed after it was applied; add a new migration instead`);
+          throw new MigrationError(
+            `migration ${migration.id} was changed after it was applied; add a new migration instead`,
+          );
         }
         return false;
       }
       await tx.exec(migration.sql);
-      await tx.query('INSERT INTO iris_migrations (id, checksum) VALUES ($1, $2)', [migration.id, checksum(migration.sql)]);
+      await tx.query('INSERT INTO iris_migrations (id, checksum) VALUES ($1, $2)', [
+        migration.id,
+        checksum(migration.sql),
+      ]);
       return true;
     });
     if (done) applied.push(migration.id);
@@ -70,9 +76,14 @@ export async function migrate(db: Database, migrations: readonly Migration[]): P
   return applied;
 }
 
-export async function migrationStatus(db: Database, migrations: readonly Migration[]): Promise<MigrationStatus[]> {
+export async function migrationStatus(
+  db: Database,
+  migrations: readonly Migration[],
+): Promise<MigrationStatus[]> {
   await ensureTable(db);
-  const result = await db.query<{ id: string; applied_at: Date }>('SELECT id, applied_at FROM iris_migrations');
+  const result = await db.query<{ id: string; applied_at: Date }>(
+    'SELECT id, applied_at FROM iris_migrations',
+  );
   const applied = new Map(result.rows.map((r) => [r.id, r.applied_at]));
   return migrations.map((m) => ({ id: m.id, appliedAt: applied.get(m.id) ?? null }));
 }

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { acquireLock, readLock } from './data-dir-lock.js';
@@ -41,7 +41,10 @@ async function socketPathFor(dataDir: string): Promise<string> {
  * embedded PGlite in the data dir. Two processes never open one data dir: the server holds a
  * lock and shares the database over a Unix socket, which local commands use while it runs.
  */
-export async function openDatabase(settings: DatabaseSettings, options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+export async function openDatabase(
+  settings: DatabaseSettings,
+  options: OpenDatabaseOptions,
+): Promise<DatabaseHandle> {
   if (settings.url) {
     const db = new PostgresDatabase({
       connectionString: settings.url,
@@ -65,6 +68,8 @@ export async function openDatabase(settings: DatabaseSettings, options: OpenData
   const release = await acquireLock(settings.dataDir, socket);
   let db: PgliteDatabase;
   try {
+    // The database files hold (encrypted) PHI: private to the service account.
+    await mkdir(join(settings.dataDir, 'pg'), { recursive: true, mode: 0o700 });
     db = await PgliteDatabase.open(join(settings.dataDir, 'pg'));
   } catch (error) {
     await release();

@@ -27,7 +27,11 @@ class GatedQueue {
     return next;
   }
 
-  private async run(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
+  private async run(
+    handlerId: number,
+    message: Uint8Array,
+    onData: (data: Uint8Array) => void,
+  ): Promise<number> {
     if (this.owner !== handlerId) {
       this.release = await this.db.gate.acquire();
       this.owner = handlerId;

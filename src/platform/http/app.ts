@@ -70,7 +70,10 @@ export async function createHttpApp(options: HttpOptions): Promise<FastifyInstan
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
-    metrics.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, seconds);
+    metrics.httpDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      seconds,
+    );
     request.log.info(
       {
         method: request.method,
@@ -118,7 +121,9 @@ export async function createHttpApp(options: HttpOptions): Promise<FastifyInstan
     timeWindow: config.http.rateLimit.window,
     ...(options.redis ? { redis: options.redis, nameSpace: 'iris-rate-limit:' } : {}),
     errorResponseBuilder: (_request, context) => {
-      const error = errors.tooManyRequests(`Rate limit of ${context.max} requests per ${context.after} exceeded`);
+      const error = errors.tooManyRequests(
+        `Rate limit of ${context.max} requests per ${context.after} exceeded`,
+      );
       return Object.assign(error, { statusCode: 429 });
     },
   });
@@ -146,7 +151,9 @@ export async function createHttpApp(options: HttpOptions): Promise<FastifyInstan
     uiConfig: { deepLinking: true },
   });
 
-  app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () =>
+    app.swagger(),
+  );
 
   return app;
 }

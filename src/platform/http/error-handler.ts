@@ -5,7 +5,9 @@ import { sendError } from './error-response.js';
 /** Translates whatever a route or Fastify itself threw into a catalogued IrisError. */
 export function toIrisError(error: FastifyError | Error): IrisError {
   if (error instanceof IrisError) return error;
-  const fe = error as FastifyError & { validation?: Array<{ instancePath?: string; message?: string; params?: unknown }> };
+  const fe = error as FastifyError & {
+    validation?: Array<{ instancePath?: string; message?: string; params?: unknown }>;
+  };
   if (fe.validation) {
     const details = fe.validation.map((v) => ({
       location: v.instancePath || (fe.validationContext ? `/${fe.validationContext}` : undefined),
@@ -25,7 +27,9 @@ export function toIrisError(error: FastifyError | Error): IrisError {
       return errors.malformedBody(fe.message);
   }
   if (error instanceof SyntaxError || fe.statusCode === 400) {
-    return errors.malformedBody(error instanceof SyntaxError ? `The body is not valid JSON: ${error.message}` : fe.message);
+    return errors.malformedBody(
+      error instanceof SyntaxError ? `The body is not valid JSON: ${error.message}` : fe.message,
+    );
   }
   if (fe.statusCode === 429) return errors.tooManyRequests(fe.message);
   if (fe.statusCode === 413) return errors.payloadTooLarge(fe.message);
@@ -54,6 +58,10 @@ export function registerErrorHandler(app: FastifyInstance): void {
 /** Unknown routes answer in the API's shape and count against the rate limit (scanners probe 404s). */
 export function registerNotFoundHandler(app: FastifyInstance): void {
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>
-    sendError(errors.routeNotFound(`No route matches ${request.method} ${request.url.split('?')[0]}`), request, reply),
+    sendError(
+      errors.routeNotFound(`No route matches ${request.method} ${request.url.split('?')[0]}`),
+      request,
+      reply,
+    ),
   );
 }

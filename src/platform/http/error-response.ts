@@ -29,14 +29,19 @@ export function operationOutcome(error: IrisError) {
 
 export function problemDetails(error: IrisError, request: FastifyRequest) {
   return {
-    type: `urn:iris:problem:${error.code.replace(/^IRIS_/, '').toLowerCase().replaceAll('_', '-')}`,
+    type: `urn:iris:problem:${error.code
+      .replace(/^IRIS_/, '')
+      .toLowerCase()
+      .replaceAll('_', '-')}`,
     title: error.title,
     status: error.statusCode,
     detail: error.message,
     instance: path(request.url),
     code: error.code,
     requestId: request.id,
-    ...(error.details.length > 0 ? { errors: error.details.map((d) => ({ pointer: d.location, detail: d.message })) } : {}),
+    ...(error.details.length > 0
+      ? { errors: error.details.map((d) => ({ pointer: d.location, detail: d.message })) }
+      : {}),
   };
 }
 

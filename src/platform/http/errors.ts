@@ -52,8 +52,11 @@ interface ErrorDefinition {
 
 function define(code: string, status: number, title: string, fhirIssue: FhirIssueType) {
   const def: ErrorDefinition = { code, status, title, fhirIssue };
-  const factory = (message: string = title, details: IssueDetail[] = [], headers: Record<string, string> = {}) =>
-    new IrisError(def.code, def.status, def.title, message, def.fhirIssue, details, headers);
+  const factory = (
+    message: string = title,
+    details: IssueDetail[] = [],
+    headers: Record<string, string> = {},
+  ) => new IrisError(def.code, def.status, def.title, message, def.fhirIssue, details, headers);
   return Object.assign(factory, { definition: def });
 }
 

@@ -23,7 +23,11 @@ const readiness = {
 } as const;
 
 /** Liveness, readiness and Prometheus metrics. Exempt from rate limits: probes must not be throttled. */
-export function registerSystemRoutes(app: FastifyInstance, checks: () => HealthCheck[], metrics: Metrics): void {
+export function registerSystemRoutes(
+  app: FastifyInstance,
+  checks: () => HealthCheck[],
+  metrics: Metrics,
+): void {
   app.get(
     '/health/live',
     {
@@ -31,7 +35,13 @@ export function registerSystemRoutes(app: FastifyInstance, checks: () => HealthC
       schema: {
         tags: ['health'],
         summary: 'Liveness: the process is up and serving',
-        response: { 200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } }, required: ['status'] } },
+        response: {
+          200: {
+            type: 'object',
+            properties: { status: { type: 'string', enum: ['ok'] } },
+            required: ['status'],
+          },
+        },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -57,7 +67,11 @@ export function registerSystemRoutes(app: FastifyInstance, checks: () => HealthC
     '/metrics',
     {
       config: { rateLimit: false },
-      schema: { tags: ['health'], summary: 'Prometheus metrics (text exposition format)', produces: ['text/plain'] },
+      schema: {
+        tags: ['health'],
+        summary: 'Prometheus metrics (text exposition format)',
+        produces: ['text/plain'],
+      },
     },
     async (_request, reply) => {
       const body = await metrics.registry.metrics();

@@ -20,14 +20,21 @@ async function runOne(check: HealthCheck): Promise<HealthCheckResult> {
     const detail = await Promise.race([
       check.run(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
     const result: HealthCheckResult = { status: 'up', durationMs: Math.round(performance.now() - started) };
     if (typeof detail === 'string') result.detail = detail;
     return result;
   } catch (error) {
-    return { status: 'down', durationMs: Math.round(performance.now() - started), detail: (error as Error).message };
+    return {
+      status: 'down',
+      durationMs: Math.round(performance.now() - started),
+      detail: (error as Error).message,
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -49,7 +56,8 @@ export function diskSpaceCheck(dir: string, minFreeBytes: number): HealthCheck {
       const fs = await statfs(dir);
       const free = fs.bavail * fs.bsize;
       const freeMb = Math.floor(free / 1024 / 1024);
-      if (free < minFreeBytes) throw new Error(`${freeMb} MB free, below the ${Math.floor(minFreeBytes / 1024 / 1024)} MB floor`);
+      if (free < minFreeBytes)
+        throw new Error(`${freeMb} MB free, below the ${Math.floor(minFreeBytes / 1024 / 1024)} MB floor`);
       return `${freeMb} MB free`;
     },
   };

@@ -12,8 +12,7 @@ export type { S3StorageOptions } from './s3.js';
 
 /** Matches `Config['storage']`: local disk unless S3 is configured. */
 export type ObjectStorageConfig =
-  | ({ kind: 'local' } & LocalDiskStorageOptions)
-  | ({ kind: 's3' } & S3StorageOptions);
+  ({ kind: 'local' } & LocalDiskStorageOptions) | ({ kind: 's3' } & S3StorageOptions);
 
 export function createObjectStorage(config: ObjectStorageConfig): ObjectStorage {
   return config.kind === 's3' ? new S3Storage(config) : new LocalDiskStorage(config);

@@ -180,7 +180,9 @@ export class LocalDiskStorage implements ObjectStorage {
 
   private init(): Promise<void> {
     this.ready ??= Promise.all(
-      [this.objectsDir, this.blobsDir, this.tmpDir].map((dir) => mkdir(dir, { recursive: true, mode: 0o700 })),
+      [this.objectsDir, this.blobsDir, this.tmpDir].map((dir) =>
+        mkdir(dir, { recursive: true, mode: 0o700 }),
+      ),
     ).then(
       () => undefined,
       (err: unknown) => {

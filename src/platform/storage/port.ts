@@ -160,5 +160,6 @@ function validateKeyText(key: string): void {
   if (/[\u0000-\u001f\u007f]/.test(key)) throw new InvalidObjectKeyError(key, 'control character');
   if (key.includes('\\')) throw new InvalidObjectKeyError(key, 'backslash');
   // A lone surrogate would be silently replaced by U+FFFD on encoding, aliasing another key.
-  if (Buffer.from(key, 'utf8').toString('utf8') !== key) throw new InvalidObjectKeyError(key, 'malformed UTF-16');
+  if (Buffer.from(key, 'utf8').toString('utf8') !== key)
+    throw new InvalidObjectKeyError(key, 'malformed UTF-16');
 }

@@ -137,7 +137,10 @@ export class S3Storage implements ObjectStorage {
   async head(key: string): Promise<ObjectMetadata | null> {
     validateObjectKey(key);
     try {
-      return toMetadata(key, await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      return toMetadata(
+        key,
+        await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+      );
     } catch (err) {
       if (isMissingKey(err)) return null;
       throw err;
@@ -175,7 +178,9 @@ export class S3Storage implements ObjectStorage {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      throw new StorageUnavailableError(`S3 bucket ${this.bucket} is not reachable: ${detail}`, { cause: err });
+      throw new StorageUnavailableError(`S3 bucket ${this.bucket} is not reachable: ${detail}`, {
+        cause: err,
+      });
     }
   }
 

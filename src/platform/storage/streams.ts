@@ -35,7 +35,7 @@ export async function writeHashed(handle: FileHandle, body: Buffer | Readable): 
 
 /** A fully received body: in memory when small, else in a private temp file. */
 export interface Spooled extends Digest {
-  /** A fresh stream (or the buffer) of the content; may be called again for a retry. */
+  /** A fresh stream (or the buffer) of the content. */
   open(): Buffer | Readable;
   dispose(): Promise<void>;
 }
@@ -103,7 +103,8 @@ export function verifying(source: Readable, key: string, size: number, sha256: s
     flush(callback) {
       const actual = hash.digest('hex');
       if (seen !== size) callback(new ObjectIntegrityError(key, `read ${seen} bytes, expected ${size}`));
-      else if (actual !== sha256) callback(new ObjectIntegrityError(key, `sha256 ${actual}, expected ${sha256}`));
+      else if (actual !== sha256)
+        callback(new ObjectIntegrityError(key, `sha256 ${actual}, expected ${sha256}`));
       else callback();
     },
   });

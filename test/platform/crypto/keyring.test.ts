@@ -67,6 +67,9 @@ describe('keyring', () => {
     const folder = join(dir, 'blind-index');
     const [file] = await readdir(folder);
     await chmod(join(folder, file!), 0o644);
-    await assert.rejects(Keyring.open(dir, { create: false, strictPermissions: true }), /readable by other users/);
+    await assert.rejects(
+      Keyring.open(dir, { create: false, strictPermissions: true }),
+      /readable by other users/,
+    );
   });
 });

@@ -70,7 +70,11 @@ describe('HTTP app', () => {
   });
 
   test('a well-formed X-Request-Id is kept, anything else replaced', async () => {
-    const kept = await t.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'abc-123.DEF' } });
+    const kept = await t.app.inject({
+      method: 'GET',
+      url: '/health/live',
+      headers: { 'x-request-id': 'abc-123.DEF' },
+    });
     assert.equal(kept.headers['x-request-id'], 'abc-123.DEF');
     const replaced = await t.app.inject({
       method: 'GET',
@@ -87,7 +91,11 @@ describe('HTTP app', () => {
       headers: { origin: 'https://clinic.example', 'access-control-request-method': 'GET' },
     });
     assert.equal(allowed.headers['access-control-allow-origin'], 'https://clinic.example');
-    const denied = await t.app.inject({ method: 'GET', url: '/health/live', headers: { origin: 'https://evil.example' } });
+    const denied = await t.app.inject({
+      method: 'GET',
+      url: '/health/live',
+      headers: { origin: 'https://evil.example' },
+    });
     assert.equal(denied.headers['access-control-allow-origin'], undefined);
   });
 
@@ -142,7 +150,10 @@ describe('HTTP app', () => {
     const res = await t.app.inject({ method: 'GET', url: '/metrics' });
     assert.equal(res.statusCode, 200);
     assert.match(res.headers['content-type'] as string, /^text\/plain/);
-    assert.match(res.body, /iris_http_request_duration_seconds_bucket\{.*route="\/health\/live".*status_code="200"/);
+    assert.match(
+      res.body,
+      /iris_http_request_duration_seconds_bucket\{.*route="\/health\/live".*status_code="200"/,
+    );
     assert.match(res.body, /iris_db_pool_connections \d+/);
     assert.match(res.body, /nodejs_eventloop_lag_seconds/);
     assert.match(res.body, /process_resident_memory_bytes/);
@@ -170,7 +181,9 @@ describe('HTTP app', () => {
     });
     const text = JSON.stringify(t.logs);
     assert.doesNotMatch(text, /Doe|Jane|secret-token-value|sid=abc/);
-    const line = t.logs.find((l) => l.msg === 'request completed' && typeof l.query === 'string' && l.query.includes('family'));
+    const line = t.logs.find(
+      (l) => l.msg === 'request completed' && typeof l.query === 'string' && l.query.includes('family'),
+    );
     assert.ok(line, 'an access log line for the search');
     assert.equal(line.query, 'family=[REDACTED]&given=[REDACTED]&_count=5');
     assert.equal(line.status, 404);
@@ -189,7 +202,9 @@ describe('HTTP rate limiting', () => {
   test('past the limit, 429 in the API shape with Retry-After; health probes are exempt', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
-      statuses.push((await t.app.inject({ method: 'GET', url: '/api/v1/limited', remoteAddress: '10.9.9.9' })).statusCode);
+      statuses.push(
+        (await t.app.inject({ method: 'GET', url: '/api/v1/limited', remoteAddress: '10.9.9.9' })).statusCode,
+      );
     }
     assert.deepEqual(statuses, [404, 404, 404, 429]);
     const limited = await t.app.inject({ method: 'GET', url: '/api/v1/limited', remoteAddress: '10.9.9.9' });
@@ -201,7 +216,10 @@ describe('HTTP rate limiting', () => {
     assert.equal(fhir.statusCode, 429);
     assert.equal(fhir.json().resourceType, 'OperationOutcome');
     for (let i = 0; i < 5; i++) {
-      assert.equal((await t.app.inject({ method: 'GET', url: '/health/live', remoteAddress: '10.9.9.9' })).statusCode, 200);
+      assert.equal(
+        (await t.app.inject({ method: 'GET', url: '/health/live', remoteAddress: '10.9.9.9' })).statusCode,
+        200,
+      );
     }
   });
 });

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { openDatabase, type DatabaseHandle } from '../../../src/platform/db/open.js';
+
+describe('sharing the embedded database over its socket', () => {
+  let dataDir: string;
+  let server: DatabaseHandle;
+  let cli: DatabaseHandle;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'iris-share-'));
+    server = await openDatabase({ dataDir, poolMax: 1 }, { share: true });
+    cli = await openDatabase({ dataDir, poolMax: 1 }, { share: false });
+    await server.db.exec('CREATE TABLE shared_probe (id int PRIMARY KEY, who text NOT NULL)');
+  });
+  after(async () => {
+    await cli.close();
+    await server.close();
+  });
+
+  test('a command opened while the server holds the data dir goes through the socket', () => {
+    assert.equal(server.mode, 'embedded');
+    assert.equal(cli.mode, 'embedded-shared');
+  });
+
+  test('a second holder of the data dir is refused', async () => {
+    await assert.rejects(
+      openDatabase({ dataDir, poolMax: 1 }, { share: true }),
+      /data directory is in use by process/,
+    );
+  });
+
+  test("the server's statements never run inside a socket client's open transaction", async () => {
+    let serverWrote = false;
+    const clientTx = cli.db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO shared_probe VALUES (1, 'client')`);
+      // While the client's transaction is open, the server issues its own write.
+      const serverWrite = server.db.query(`INSERT INTO shared_probe VALUES (2, 'server')`).then(() => {
+        serverWrote = true;
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(serverWrote, false, 'the server write waits for the client transaction');
+      await tx.query(`INSERT INTO shared_probe VALUES (3, 'client')`);
+      throw Object.assign(new Error('client rolls back'), { serverWrite });
+    });
+    const error = (await clientTx.catch((e: unknown) => e)) as Error & { serverWrite: Promise<void> };
+    assert.equal(error.message, 'client rolls back');
+    await error.serverWrite;
+    const { rows } = await server.db.query<{ id: number; who: string }>(
+      'SELECT id, who FROM shared_probe ORDER BY id',
+    );
+    // The client's rollback removed only its own rows; the server's write survived.
+    assert.deepEqual(rows, [{ id: 2, who: 'server' }]);
+  });
+
+  test('parameterised queries from both sides interleave correctly under load', async () => {
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 === 0 ? server : cli).db.query('INSERT INTO shared_probe VALUES ($1, $2)', [
+          100 + i,
+          i % 2 === 0 ? 'server' : 'client',
+        ]),
+      ),
+    );
+    const { rows } = await cli.db.query<{ who: string; n: number }>(
+      'SELECT who, count(*)::int8 AS n FROM shared_probe WHERE id >= 100 GROUP BY who ORDER BY who',
+    );
+    assert.deepEqual(rows, [
+      { who: 'client', n: 20 },
+      { who: 'server', n: 20 },
+    ]);
+  });
+});
