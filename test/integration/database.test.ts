@@ -61,6 +61,30 @@ describe(`database layer (${process.env.DATABASE_URL ? 'PostgreSQL server' : 'PG
     );
   });
 
+  test('after-commit callbacks run once after a commit and never after a rollback', async () => {
+    const ran: string[] = [];
+    await handle.db.transaction(async (tx) => {
+      tx.afterCommit(async () => {
+        // The callback sees the committed state and may use the database itself.
+        const { rows } = await handle.db.query<{ n: number }>('SELECT count(*)::int8 AS n FROM tx_probe');
+        ran.push(`committed:${rows[0]!.n}`);
+      });
+      await tx.query('INSERT INTO tx_probe VALUES ($1, $2)', [10, 'ten']);
+      assert.deepEqual(ran, []);
+    });
+    await assert.rejects(
+      handle.db.transaction(async (tx) => {
+        tx.afterCommit(() => {
+          ran.push('rolled back');
+        });
+        throw new Error('abort');
+      }),
+      /abort/,
+    );
+    assert.deepEqual(ran, ['committed:3']);
+    await handle.db.query('DELETE FROM tx_probe WHERE id = 10');
+  });
+
   test('concurrent transactions each see their own writes and all commit', async () => {
     await handle.db.exec(
       'CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL); INSERT INTO counter VALUES (1, 0);',

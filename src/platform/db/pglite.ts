@@ -1,5 +1,6 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import { Mutex } from 'async-mutex';
+import { AfterCommit, reportAfterCommitError } from './after-commit.js';
 import type { Database, PoolStats, QueryResult, Transaction } from './types.js';
 import { parseInt8, parseNumeric } from './type-parsers.js';
 
@@ -37,18 +38,23 @@ export class PgliteDatabase implements Database {
     });
   }
 
-  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
-    return this.gate.runExclusive(() =>
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const afterCommit = new AfterCommit();
+    const value = await this.gate.runExclusive(() =>
       this.pg.transaction(async (inner) => {
         const tx: Transaction = {
           query: <R>(sql: string, params: readonly unknown[] = []) => this.run<R>(inner, sql, params),
           exec: async (sql: string) => {
             await inner.exec(sql);
           },
+          afterCommit: (cb) => afterCommit.add(cb),
         };
         return fn(tx);
       }),
     );
+    // Outside the gate: callbacks may use the database themselves.
+    await afterCommit.run(reportAfterCommitError);
+    return value;
   }
 
   stats(): PoolStats {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { AfterCommit, reportAfterCommitError } from './after-commit.js';
 import type { Database, PoolStats, QueryResult, Transaction } from './types.js';
 import { INT8_OID, NUMERIC_OID, parseInt8, parseNumeric } from './type-parsers.js';
 
@@ -53,6 +54,8 @@ export class PostgresDatabase implements Database {
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const afterCommit = new AfterCommit();
+    let committed = false;
     try {
       await client.query('BEGIN');
       const tx: Transaction = {
@@ -63,15 +66,18 @@ export class PostgresDatabase implements Database {
         async exec(sql: string): Promise<void> {
           await client.query(sql);
         },
+        afterCommit: (cb) => afterCommit.add(cb),
       };
       const value = await fn(tx);
       await client.query('COMMIT');
+      committed = true;
       return value;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       client.release();
+      if (committed) await afterCommit.run(reportAfterCommitError);
     }
   }
 

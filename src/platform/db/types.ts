@@ -12,6 +12,11 @@ export interface Queryable {
 /** An open transaction; `exec` runs a multi-statement script inside it (migrations). */
 export interface Transaction extends Queryable {
   exec(sql: string): Promise<void>;
+  /**
+   * Runs `fn` once the transaction has committed (never on rollback), e.g. to hand committed
+   * events to in-process subscribers. Errors thrown by `fn` do not undo the commit.
+   */
+  afterCommit(fn: () => void | Promise<void>): void;
 }
 
 export interface PoolStats {
