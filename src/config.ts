@@ -82,6 +82,12 @@ const envSchema = z
       .max(60000)
       .default(10000),
     TRUST_PROXY: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+    CDS_HOOKS_FHIR_SERVERS: csv
+      .refine(
+        (urls) => urls.every((u) => /^https?:\/\/[^\s]+$/.test(u)),
+        'must be a comma-separated list of http(s) URLs',
+      )
+      .default([]),
     DISK_MIN_FREE_MB: z.coerce
       .number({ error: 'must be a whole number of megabytes' })
       .int()
@@ -129,6 +135,8 @@ export interface Config {
       };
   logLevel: (typeof logLevels)[number];
   diskMinFreeBytes: number;
+  /** FHIR servers the CDS Hooks services may query when a client sends no prefetch. */
+  cdsHooksFhirServers: string[];
 }
 
 /** Reads and validates configuration; throws ConfigError naming the first bad variable. */
@@ -179,6 +187,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       : { kind: 'local', root: resolve(dataDir, 'objects') },
     logLevel: env.LOG_LEVEL,
     diskMinFreeBytes: env.DISK_MIN_FREE_MB * 1024 * 1024,
+    cdsHooksFhirServers: env.CDS_HOOKS_FHIR_SERVERS,
   };
 }
 

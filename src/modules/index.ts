@@ -1,4 +1,5 @@
 import type { IrisModule } from '../platform/module.js';
+import { immunizationModule } from './immunization/index.js';
 
 /** The composition of the product: every domain module, in dependency order. */
-export const modules: IrisModule[] = [];
+export const modules: IrisModule[] = [immunizationModule];
