@@ -43,6 +43,9 @@ describe('CDS Hooks', () => {
       res.setHeader('content-type', 'application/fhir+json');
       if (req.url === '/fhir/Patient/p7') return res.end(JSON.stringify(patient));
       if (req.url?.startsWith('/fhir/Immunization?patient=p7')) return res.end(JSON.stringify(searchset));
+      if (req.url?.startsWith('/fhir/Condition?patient=p7')) {
+        return res.end(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [] }));
+      }
       res.statusCode = 404;
       res.end('{}');
     });

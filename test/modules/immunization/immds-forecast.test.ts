@@ -131,6 +131,45 @@ describe('POST /fhir/$immds-forecast', () => {
     assert.match(evaluation?.doseStatusReason?.[0]?.text ?? '', /young/i);
   });
 
+  test('an active Condition maps to a CDSi observation; a resolved one does not', async () => {
+    const pregnancy = (clinicalStatus: string) => ({
+      name: 'condition',
+      resource: {
+        resourceType: 'Condition',
+        clinicalStatus: {
+          coding: [
+            { system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: clinicalStatus },
+          ],
+        },
+        code: { coding: [{ system: 'http://snomed.info/sct', code: '77386006' }] },
+        subject: { reference: 'Patient/w1' },
+        onsetDateTime: '2024-06-01',
+      },
+    });
+    const mmrStatus = async (condition: ReturnType<typeof pregnancy>) => {
+      const res = await post({
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'assessmentDate', valueDate: '2024-09-15' },
+          {
+            name: 'patient',
+            resource: { resourceType: 'Patient', id: 'w1', gender: 'female', birthDate: '1995-04-02' },
+          },
+          condition,
+        ],
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      const recommendation = (res.json() as Parameters).parameter?.[0]
+        ?.resource as ImmunizationRecommendation;
+      return recommendation.recommendation.find((r) => r.vaccineCode?.[0]?.text === 'MMR')?.forecastStatus;
+    };
+    const active = await mmrStatus(pregnancy('active'));
+    assert.equal(active?.text, 'contraindicated');
+    assert.equal(active?.coding?.[0]?.code, 'contraindicated');
+    const resolved = await mmrStatus(pregnancy('resolved'));
+    assert.notEqual(resolved?.text, 'contraindicated');
+  });
+
   test('invalid requests get an OperationOutcome naming each problem, never a 500', async () => {
     const res = await post({
       resourceType: 'Parameters',

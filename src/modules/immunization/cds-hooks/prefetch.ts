@@ -1,9 +1,11 @@
-import type { Bundle, Immunization, Patient } from 'fhir/r4.js';
+import type { Bundle, Condition, Immunization, Patient } from 'fhir/r4.js';
 import { errors } from '../../../platform/http/errors.js';
 
 export interface PatientViewData {
   patient: Patient;
   immunizations: Immunization[];
+  /** Conditions, when prefetched: indications and contraindications for the forecast. */
+  conditions: Condition[];
 }
 
 export interface HookRequest {
@@ -50,7 +52,8 @@ export async function gatherPatientView(
   let immunizations = prefetch.immunizations
     ? entriesOf<Immunization>(prefetch.immunizations, 'Immunization')
     : undefined;
-  if (patient && immunizations) return { patient, immunizations };
+  let conditions = prefetch.conditions ? entriesOf<Condition>(prefetch.conditions, 'Condition') : undefined;
+  if (patient && immunizations) return { patient, immunizations, conditions: conditions ?? [] };
 
   const server = request.fhirServer?.replace(/\/+$/, '');
   if (!server || !allowedServers.some((allowed) => allowed.replace(/\/+$/, '') === server)) {
@@ -61,18 +64,27 @@ export async function gatherPatientView(
   const token = request.fhirAuthorization?.access_token;
   const id = encodeURIComponent(request.context.patientId);
   patient ??= (await getJson(`${server}/Patient/${id}`, token)) as Patient;
-  if (!immunizations) {
-    immunizations = [];
-    let next: string | undefined = `${server}/Immunization?patient=${id}&_count=200`;
-    for (let page = 0; next && page < MAX_PAGES; page++) {
-      const bundle = (await getJson(next, token)) as Bundle;
-      immunizations.push(...entriesOf<Immunization>(bundle, 'Immunization'));
-      const link = bundle.link?.find((l) => l.relation === 'next')?.url;
-      // Follow paging only on the same server.
-      next = link && link.startsWith(server) ? link : undefined;
-    }
-  }
+  immunizations ??= await searchAll<Immunization>(server, 'Immunization', id, token);
+  conditions ??= await searchAll<Condition>(server, 'Condition', id, token);
   if (patient?.resourceType !== 'Patient')
     throw errors.preconditionFailed('The prefetched patient is not a Patient resource');
-  return { patient, immunizations };
+  return { patient, immunizations, conditions };
+}
+
+/** Every `type` resource of the patient, following `next` links on the same server only. */
+async function searchAll<T>(
+  server: string,
+  type: string,
+  patientId: string,
+  token: string | undefined,
+): Promise<T[]> {
+  const found: T[] = [];
+  let next: string | undefined = `${server}/${type}?patient=${patientId}&_count=200`;
+  for (let page = 0; next && page < MAX_PAGES; page++) {
+    const bundle = (await getJson(next, token)) as Bundle;
+    found.push(...entriesOf<T>(bundle, type));
+    const link = bundle.link?.find((l) => l.relation === 'next')?.url;
+    next = link && link.startsWith(`${server}/`) ? link : undefined;
+  }
+  return found;
 }

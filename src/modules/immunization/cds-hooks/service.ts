@@ -14,6 +14,7 @@ export const PATIENT_VIEW_SERVICE = {
   prefetch: {
     patient: 'Patient/{{context.patientId}}',
     immunizations: 'Immunization?patient={{context.patientId}}',
+    conditions: 'Condition?patient={{context.patientId}}',
   },
 } as const;
 
@@ -31,6 +32,7 @@ export async function patientViewCards(
       { name: 'assessmentDate', valueDate: assessmentDate },
       { name: 'patient', resource: data.patient },
       ...data.immunizations.map((resource) => ({ name: 'immunization', resource })),
+      ...data.conditions.map((resource) => ({ name: 'condition', resource })),
     ],
   };
   const parsed = parseForecastParameters(parameters, { lenient: true });

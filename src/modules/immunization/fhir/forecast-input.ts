@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Immunization, Parameters, ParametersParameter, Patient } from 'fhir/r4.js';
+import type {
+  Condition,
+  Immunization,
+  Observation,
+  Parameters,
+  ParametersParameter,
+  Patient,
+} from 'fhir/r4.js';
 import { errors, type IssueDetail } from '../../../platform/http/errors.js';
-import type { AdministeredDose, ForecastInput, Gender } from '../cdsi/index.js';
+import { observationCodesFor } from '../cdsi/index.js';
+import type { AdministeredDose, ForecastInput, Gender, PatientObservation } from '../cdsi/index.js';
 import { CVX_SYSTEM, MVX_SYSTEM } from './codes.js';
 
 const DATE = /^\d{4}-\d{2}-\d{2}/;
@@ -51,9 +59,43 @@ function doseOf(immunization: Immunization, at: number, problems: IssueDetail[])
   return { cvx, date: date.slice(0, 10), ...(mvx ? { mvx } : {}) };
 }
 
+const INACTIVE_CONDITION = new Set(['inactive', 'resolved', 'remission']);
+const UNUSABLE_VERIFICATION = new Set(['refuted', 'entered-in-error']);
+const USABLE_OBSERVATION = new Set(['final', 'amended', 'corrected', 'preliminary']);
+
+/** CDSi observations (indications, contraindications, immunity) a Condition stands for. */
+function conditionObservations(condition: Condition): PatientObservation[] {
+  const clinical = condition.clinicalStatus?.coding?.[0]?.code;
+  const verification = condition.verificationStatus?.coding?.[0]?.code;
+  if (
+    (clinical && INACTIVE_CONDITION.has(clinical)) ||
+    (verification && UNUSABLE_VERIFICATION.has(verification))
+  ) {
+    return [];
+  }
+  const date = condition.onsetDateTime ?? condition.recordedDate;
+  return observationCodesFor(condition.code?.coding ?? []).map((code) => ({
+    code,
+    ...(date && DATE.test(date) ? { date: date.slice(0, 10) } : {}),
+  }));
+}
+
+/** An Observation may carry the meaning in its code (a finding) or its value (a coded result). */
+function observationObservations(observation: Observation): PatientObservation[] {
+  if (!USABLE_OBSERVATION.has(observation.status)) return [];
+  const codings = [...(observation.code?.coding ?? []), ...(observation.valueCodeableConcept?.coding ?? [])];
+  const date = observation.effectiveDateTime ?? observation.issued;
+  return observationCodesFor(codings).map((code) => ({
+    code,
+    ...(date && DATE.test(date) ? { date: date.slice(0, 10) } : {}),
+  }));
+}
+
 /**
  * Reads the ImmDS forecast Parameters: `assessmentDate` (1..1), `patient` (1..1),
- * `immunization` (0..*). Doses not given (status other than completed) do not count.
+ * `immunization` (0..*), and beyond the guide `condition` and `observation` (0..*), mapped to
+ * CDSi observations through the coded values in the supporting data. Doses not given (status
+ * other than completed) do not count.
  * Every problem is reported at once, with its location.
  */
 export function parseForecastParameters(
@@ -74,6 +116,7 @@ export function parseForecastParameters(
   let assessmentDate: string | undefined;
   let patient: Patient | undefined;
   const doses: AdministeredDose[] = [];
+  const observations: PatientObservation[] = [];
   const immunizationReferences = new Map<string, string>();
 
   list.forEach((param, index) => {
@@ -124,6 +167,24 @@ export function parseForecastParameters(
         }
         break;
       }
+      case 'condition':
+      case 'observation': {
+        const expected = param.name === 'condition' ? 'Condition' : 'Observation';
+        const resource = param.resource as Condition | Observation | undefined;
+        if (resource?.resourceType !== expected) {
+          problems.push({
+            location: location(index, '.resource'),
+            message: `${param.name} must carry a ${expected} resource`,
+          });
+        } else {
+          observations.push(
+            ...(resource.resourceType === 'Condition'
+              ? conditionObservations(resource)
+              : observationObservations(resource)),
+          );
+        }
+        break;
+      }
       default:
         problems.push({
           location: location(index, '.name'),
@@ -147,7 +208,7 @@ export function parseForecastParameters(
     throw errors.validation('The forecast request is not valid', problems);
   }
   return {
-    input: { dob: patient.birthDate!, gender: genderOf(patient), doses, assessmentDate },
+    input: { dob: patient.birthDate!, gender: genderOf(patient), doses, observations, assessmentDate },
     patientReference: patient.id ? `Patient/${patient.id}` : `urn:uuid:${randomUUID()}`,
     immunizationReferences,
     skipped: doseProblems,

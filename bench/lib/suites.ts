@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { measureHttp } from './http.js';
+import { freePort, spawnServer, type ServerHandle } from './server.js';
+import type { Row, Suite } from './suite.js';
+
+export const OPERATIONS = {
+  bare: 'bare fastify GET /hello',
+  live: 'GET /health/live',
+  ready: 'GET /health/ready (DB round-trip)',
+} as const;
+
+const READY_LINE = /serving at (http:\/\/\S+)/;
+const START_TIMEOUT_MS = 60_000;
+
+/** The baseline: a Fastify hello-world in its own process, stopped before IRIS starts. */
+export function bareFastifySuite(root: string): Suite {
+  return {
+    name: 'bare fastify',
+    async run(ctx) {
+      const server = await spawnServer({
+        name: 'bare fastify',
+        args: ['--import', 'tsx', join(root, 'bench', 'bare-fastify.ts')],
+        cwd: root,
+        env: { PATH: process.env.PATH, PORT: '0' },
+        logFile: join(ctx.tmpDir, 'bare-fastify.log'),
+        ready: READY_LINE,
+        startTimeoutMs: START_TIMEOUT_MS,
+      });
+      try {
+        return [await measureHttp(OPERATIONS.bare, server, '/hello', ctx.settings)];
+      } finally {
+        await server.stop();
+      }
+    },
+  };
+}
+
+export const platformSuite: Suite = {
+  name: 'platform',
+  async run(ctx) {
+    const iris = await ctx.iris();
+    return [
+      await measureHttp(OPERATIONS.live, iris, '/health/live', ctx.settings),
+      await measureHttp(OPERATIONS.ready, iris, '/health/ready', ctx.settings),
+    ];
+  },
+};
+
+/** The IRIS server from dist/ as deployed: default (info) logging, written to a file rather than dropped. */
+export async function startIris(root: string, tmpDir: string): Promise<ServerHandle> {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    NODE_ENV: 'development',
+    HOST: '127.0.0.1',
+    PORT: String(await freePort()),
+    IRIS_DATA_DIR: join(tmpDir, 'data'),
+    // The default 600/min per IP would turn the run into a 429 benchmark.
+    RATE_LIMIT_MAX: '100000000',
+  };
+  for (const name of ['DATABASE_URL', 'REDIS_URL']) {
+    if (process.env[name]) env[name] = process.env[name];
+  }
+  return spawnServer({
+    name: 'iris',
+    args: [join(root, 'dist', 'main.js')],
+    cwd: root,
+    env,
+    logFile: join(tmpDir, 'iris.log'),
+    ready: READY_LINE,
+    startTimeoutMs: START_TIMEOUT_MS,
+  });
+}
+
+/** The forecast engine's bench, when that module has one; its rows are measured in this process. */
+export function forecastSuite(root: string): Suite | undefined {
+  const file = join(root, 'bench', 'forecast.bench.ts');
+  if (!existsSync(file)) return undefined;
+  return {
+    name: 'forecast',
+    async run() {
+      const loaded: { runForecastBench?: unknown } = await import(pathToFileURL(file).href);
+      const runForecastBench = loaded.runForecastBench;
+      if (typeof runForecastBench !== 'function')
+        throw new Error(`${file} does not export runForecastBench()`);
+      return (await runForecastBench()) as Row[];
+    },
+  };
+}
