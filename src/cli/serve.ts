@@ -1,6 +1,11 @@
 import { loadConfig } from '../config.js';
-import { createLogger } from '../platform/observability/logger.js';
+import { createLogger, type Logger } from '../platform/observability/logger.js';
 import { startServer } from '../server.js';
+
+/** Buffered log lines reach stdout before the process ends. */
+function exitAfterFlush(logger: Logger, code: number): void {
+  logger.flush(() => process.exit(code));
+}
 
 /** `iris serve`: the API server, in the foreground until SIGTERM/SIGINT. */
 export async function serve(): Promise<void> {
@@ -19,12 +24,11 @@ export async function serve(): Promise<void> {
       .then((clean) => {
         if (!clean)
           logger.error({ timeoutMs: config.http.shutdownTimeoutMs }, 'shutdown did not finish in time');
-        logger.flush();
-        process.exit(clean ? 0 : 1);
+        exitAfterFlush(logger, clean ? 0 : 1);
       })
       .catch((error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exitAfterFlush(logger, 1);
       });
   };
   process.once('SIGTERM', onSignal);

@@ -48,6 +48,11 @@ export const REDACT_PATHS = [
   '*.body',
 ];
 
+/**
+ * JSON lines to `destination`, or to stdout through an asynchronous buffered writer: a
+ * synchronous write per request line costs more than a small request itself. Call
+ * `logger.flush()` before exiting.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
@@ -57,7 +62,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
   );
 }
 
