@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureBuilt } from './lib/build.js';
 import { killAllServers, type ServerHandle } from './lib/server.js';
 import type { BenchContext, BenchSettings, Row, Suite } from './lib/suite.js';
-import { bareFastifySuite, forecastSuite, OPERATIONS, platformSuite, startIris } from './lib/suites.js';
+import { bareFastifySuite, moduleSuite, OPERATIONS, platformSuite, startIris } from './lib/suites.js';
 import { formatTable } from './lib/table.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -63,8 +63,12 @@ async function main(): Promise<number> {
   const scratch = tmpDir;
   let iris: Promise<ServerHandle> | undefined;
   const ctx: BenchContext = { settings, tmpDir: scratch, iris: () => (iris ??= startIris(ROOT, scratch)) };
-  const forecast = forecastSuite(ROOT);
-  const suites: Suite[] = [bareFastifySuite(ROOT), platformSuite, ...(forecast ? [forecast] : [])];
+  const suites: Suite[] = [
+    bareFastifySuite(ROOT),
+    platformSuite,
+    moduleSuite(ROOT, 'events', 'events.bench.ts', 'runEventsBench'),
+    moduleSuite(ROOT, 'forecast', 'forecast.bench.ts', 'runForecastBench'),
+  ];
 
   const backend = describeBackend();
   const setup = `${settings.durationSec} s per run after ${settings.warmupSec} s warm-up, ${settings.connections} connections`;

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerBackupCommands } from './cli/backup.js';
+import { registerEventCommands } from './platform/events/cli.js';
 import { registerKeysCommand } from './cli/keys.js';
 import { registerMigrateCommand } from './cli/migrate.js';
 import { action } from './cli/run.js';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
     await runtime?.close();
     runtime = undefined;
   });
+  registerEventCommands(program, load);
   for (const module of modules) module.cli?.(program, load);
   return program;
 }

@@ -88,6 +88,7 @@ const envSchema = z
         'must be a comma-separated list of http(s) URLs',
       )
       .default([]),
+    IRIS_EMBEDDED_WORKER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
     DISK_MIN_FREE_MB: z.coerce
       .number({ error: 'must be a whole number of megabytes' })
       .int()
@@ -135,6 +136,8 @@ export interface Config {
       };
   logLevel: (typeof logLevels)[number];
   diskMinFreeBytes: number;
+  /** The API process also runs event subscribers and jobs (turn off when `iris worker`s do). */
+  embeddedWorker: boolean;
   /** FHIR servers the CDS Hooks services may query when a client sends no prefetch. */
   cdsHooksFhirServers: string[];
 }
@@ -188,6 +191,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     diskMinFreeBytes: env.DISK_MIN_FREE_MB * 1024 * 1024,
     cdsHooksFhirServers: env.CDS_HOOKS_FHIR_SERVERS,
+    embeddedWorker: env.IRIS_EMBEDDED_WORKER === 'true',
   };
 }
 

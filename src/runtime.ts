@@ -7,6 +7,8 @@ import { Keyring } from './platform/crypto/keyring.js';
 import { migrate, migrationStatus, type Migration } from './platform/db/migrations.js';
 import { openDatabase, type DatabaseHandle } from './platform/db/open.js';
 import { platformMigrations } from './platform/db/platform-migrations.js';
+import { createEventBus } from './platform/events/index.js';
+import { eventHealthChecks } from './platform/events/health.js';
 import { diskSpaceCheck, type HealthCheck } from './platform/observability/health.js';
 import type { Logger } from './platform/observability/logger.js';
 import { createObjectStorage } from './platform/storage/index.js';
@@ -75,7 +77,13 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
       closers.unshift(() => redis.quit());
     }
-    const ctx: AppContext = { config, db: database.db, cache, storage, keyring, logger };
+    const events = createEventBus(database.db, logger);
+    closers.unshift(() => events.stop());
+    const ctx: AppContext = { config, db: database.db, cache, storage, keyring, logger, events };
+    for (const module of modules) {
+      for (const subscriber of module.subscribers?.(ctx) ?? []) events.subscribe(subscriber);
+      for (const job of module.jobs?.(ctx) ?? []) events.schedule(job);
+    }
     return {
       ctx,
       database,
@@ -99,6 +107,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
           diskSpaceCheck(config.dataDir, config.diskMinFreeBytes),
         ];
         if (config.redisUrl) checks.push({ name: 'redis', run: () => cache.check() });
+        checks.push(...eventHealthChecks(events));
         return [...checks, ...modules.flatMap((m) => m.healthChecks?.(ctx) ?? [])];
       },
       async close() {

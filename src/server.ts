@@ -27,6 +27,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await runtime.close();
     throw error;
   }
+  // Embedded mode: the API process also delivers events and runs jobs (iris worker scales that out).
+  if (config.embeddedWorker) await runtime.ctx.events.start('embedded');
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;

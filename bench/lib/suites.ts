@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { measureHttp } from './http.js';
@@ -73,18 +72,19 @@ export async function startIris(root: string, tmpDir: string): Promise<ServerHan
   });
 }
 
-/** The forecast engine's bench, when that module has one; its rows are measured in this process. */
-export function forecastSuite(root: string): Suite | undefined {
-  const file = join(root, 'bench', 'forecast.bench.ts');
-  if (!existsSync(file)) return undefined;
+/**
+ * A module's own bench, measured in this process: `bench/<file>` exporting `<exportName>()`
+ * that resolves to table rows.
+ */
+export function moduleSuite(root: string, name: string, file: string, exportName: string): Suite {
+  const path = join(root, 'bench', file);
   return {
-    name: 'forecast',
+    name,
     async run() {
-      const loaded: { runForecastBench?: unknown } = await import(pathToFileURL(file).href);
-      const runForecastBench = loaded.runForecastBench;
-      if (typeof runForecastBench !== 'function')
-        throw new Error(`${file} does not export runForecastBench()`);
-      return (await runForecastBench()) as Row[];
+      const loaded = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+      const bench = loaded[exportName];
+      if (typeof bench !== 'function') throw new Error(`${path} does not export ${exportName}()`);
+      return (await bench()) as Row[];
     },
   };
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Cache } from './cache/port.js';
 import type { Keyring } from './crypto/keyring.js';
 import type { Database } from './db/types.js';
+import type { IrisEventBus } from './events/index.js';
 import type { Logger } from './observability/logger.js';
 import type { ObjectStorage } from './storage/port.js';
 
@@ -13,4 +14,6 @@ export interface AppContext {
   storage: ObjectStorage;
   keyring: Keyring;
   logger: Logger;
+  /** Domain events: publish inside a transaction, subscribe from a module. */
+  events: IrisEventBus;
 }

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from './context.js';
 import type { Migration } from './db/migrations.js';
+import type { SubscriberDefinition } from './events/port.js';
+import type { JobDefinition } from './events/scheduler.js';
 import type { HealthCheck } from './observability/health.js';
 
 /**
@@ -17,6 +19,10 @@ export interface IrisModule {
   routes?(app: FastifyInstance, ctx: AppContext): Promise<void> | void;
   /** Extra `iris` sub-commands. `load` opens the context lazily, only when a command needs it. */
   cli?(program: Command, load: () => Promise<AppContext>): void;
+  /** Event subscribers, registered before the workers start. */
+  subscribers?(ctx: AppContext): SubscriberDefinition[];
+  /** Scheduled jobs (cron), run by exactly one process at a time. */
+  jobs?(ctx: AppContext): JobDefinition[];
   /** Readiness checks reported by /health/ready. */
   healthChecks?(ctx: AppContext): HealthCheck[];
 }

@@ -48,7 +48,7 @@ describe('server process on embedded defaults', () => {
     const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
     assert.equal(ready.status, 200);
     const body = (await ready.json()) as { checks: Record<string, { status: string }> };
-    assert.deepEqual(Object.keys(body.checks).sort(), ['database', 'disk', 'storage']);
+    assert.deepEqual(Object.keys(body.checks).sort(), ['database', 'disk', 'events', 'storage']);
     const keys = await readdir(join(dataDir, 'keys'));
     assert.deepEqual(keys.sort(), ['audit-signing', 'blind-index', 'data-encryption', 'token-signing']);
   });

@@ -48,6 +48,8 @@ export async function testApp(
   const app = await buildApp(runtime);
   extraRoutes?.(app);
   await app.ready();
+  // As the server does after listening: this process delivers events and runs jobs.
+  await runtime.ctx.events.start('embedded');
   return {
     app,
     runtime,

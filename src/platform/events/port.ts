@@ -25,6 +25,8 @@ export interface DomainEvent<P = Record<string, unknown>> {
 }
 
 export interface NewEvent<P = Record<string, unknown>> {
+  /** A UUID chosen by the caller makes publishing idempotent: the same id is stored once. */
+  id?: string;
   type: string;
   schemaVersion?: number;
   actor?: Actor | null;

@@ -139,7 +139,8 @@ describe('HTTP app', () => {
     assert.equal(res.statusCode, 200);
     const body = res.json();
     assert.equal(body.status, 'ok');
-    for (const name of ['database', 'storage', 'disk']) assert.equal(body.checks[name].status, 'up', name);
+    for (const name of ['database', 'storage', 'disk', 'events'])
+      assert.equal(body.checks[name].status, 'up', name);
     assert.equal(typeof body.checks.database.durationMs, 'number');
     if (process.env.REDIS_URL) assert.equal(body.checks.redis.status, 'up');
     else assert.equal(body.checks.redis, undefined);
