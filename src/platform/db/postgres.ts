@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
-import type { Database, PoolStats, QueryResult, Transaction } from './types.js';
+import type { Database, PoolStats, QueryOptions, QueryResult, Transaction } from './types.js';
 import { INT8_OID, NUMERIC_OID, parseInt8, parseNumeric } from './type-parsers.js';
 
 const types = {
@@ -10,6 +10,10 @@ const types = {
     return pg.types.getTypeParser(oid, format);
   },
 } as pg.CustomTypesConfig;
+
+function statement(sql: string, params: readonly unknown[], options?: QueryOptions): pg.QueryConfig {
+  return { text: sql, values: params as unknown[], ...(options?.name ? { name: options.name } : {}) };
+}
 
 export interface PostgresOptions {
   connectionString?: string;
@@ -43,8 +47,12 @@ export class PostgresDatabase implements Database {
     this.pool.on('error', () => undefined);
   }
 
-  async query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
-    const result = await this.pool.query(sql, params as unknown[]);
+  async query<T>(
+    sql: string,
+    params: readonly unknown[] = [],
+    options?: QueryOptions,
+  ): Promise<QueryResult<T>> {
+    const result = await this.pool.query(statement(sql, params, options));
     return { rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length };
   }
 
@@ -59,8 +67,12 @@ export class PostgresDatabase implements Database {
     try {
       await client.query('BEGIN');
       const tx: Transaction = {
-        async query<R>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
-          const result = await client.query(sql, params as unknown[]);
+        async query<R>(
+          sql: string,
+          params: readonly unknown[] = [],
+          options?: QueryOptions,
+        ): Promise<QueryResult<R>> {
+          const result = await client.query(statement(sql, params, options));
           return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
         },
         async exec(sql: string): Promise<void> {

@@ -4,9 +4,21 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Prepare the statement under this name (per server connection) and reuse the plan: for hot
+   * statements of fixed text. Ignored by the embedded database.
+   */
+  name?: string;
+}
+
 /** Anything that runs parameterised SQL: the database itself or an open transaction. */
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<T>>;
 }
 
 /** An open transaction; `exec` runs a multi-statement script inside it (migrations). */

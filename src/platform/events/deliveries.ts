@@ -69,6 +69,7 @@ export async function claimDue(
       wanted.map((r) => Math.min(r.limit, 1000)),
       wanted.map((r) => r.ordered),
     ],
+    { name: 'iris_events_claim' },
   );
   return result.rows
     .map((row) => ({
@@ -87,6 +88,7 @@ export async function markDone(db: Queryable, ids: readonly number[]): Promise<v
      SET status = 'done', owner = NULL, lease_until = NULL, last_error = NULL, updated_at = now()
      WHERE id = ANY($1::bigint[])`,
     [ids],
+    { name: 'iris_events_done' },
   );
 }
 

@@ -85,7 +85,7 @@ export async function insertEvent(
   leaseMs: number,
 ): Promise<InsertedDelivery[]> {
   if (local.length === 0) {
-    await tx.query(INSERT_EVENT, eventParams(event));
+    await tx.query(INSERT_EVENT, eventParams(event), { name: 'iris_events_insert' });
     return [];
   }
   const result = await tx.query<InsertedDelivery>(
@@ -105,6 +105,7 @@ export async function insertEvent(
       local.map((l) => l.subscriber),
       local.map((l) => l.status),
     ],
+    { name: 'iris_events_insert_delivering' },
   );
   return result.rows;
 }
