@@ -6,7 +6,20 @@ import type { IrisEventBus } from './index.js';
  * and some worker runs somewhere. Queue depth and dead letters are reported, never fatal: a
  * full DLQ needs an operator, not a restart.
  */
-export function eventHealthChecks(bus: IrisEventBus): HealthCheck[] {
+export function eventHealthChecks(bus: IrisEventBus, statsMaxAgeMs = 5000): HealthCheck[] {
+  // Probes may come several times a second; queue statistics scan the delivery table, so they
+  // are refreshed at most every few seconds (the worker liveness query is cheap and always run).
+  let cached: { at: number; stats: Promise<Awaited<ReturnType<IrisEventBus['queueStats']>>> } | null = null;
+  const queueStats = () => {
+    if (!cached || Date.now() - cached.at > statsMaxAgeMs) {
+      const stats = bus.queueStats();
+      cached = { at: Date.now(), stats };
+      stats.catch(() => {
+        cached = null;
+      });
+    }
+    return cached.stats;
+  };
   return [
     {
       name: 'events',
@@ -16,7 +29,7 @@ export function eventHealthChecks(bus: IrisEventBus): HealthCheck[] {
           const age = self.lastHeartbeat ? Date.now() - self.lastHeartbeat.getTime() : Infinity;
           if (age > self.staleAfterMs) throw new Error(`event worker heartbeat is ${Math.round(age)} ms old`);
         }
-        const [workers, stats] = await Promise.all([bus.liveWorkers(), bus.queueStats()]);
+        const [workers, stats] = await Promise.all([bus.liveWorkers(), queueStats()]);
         if (workers === 0) throw new Error('no event worker is running: events are not being delivered');
         const open = stats.reduce((n, s) => n + s.pending + s.leased + s.retryWait, 0);
         const dead = stats.reduce((n, s) => n + s.dead, 0);
