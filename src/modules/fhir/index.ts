@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../../platform/context.js';
+import type { IrisModule } from '../../platform/module.js';
+import { registerImportCommand, registerRewrapCommand } from './cli.js';
+import type { FhirAccess } from './http/request.js';
+import { loadStructureDefinitions } from './definitions/structure.js';
+import { searchParameters } from './definitions/search-parameters.js';
+import { registerFhirRoutes } from './routes/index.js';
+import { fhirMigrations } from './schema.js';
+import { fhirRuntime, type FhirDeps } from './store/context.js';
+
+export { fhirMigrations } from './schema.js';
+export { fhirRuntime, SYSTEM_CONTEXT } from './store/context.js';
+export type { CallContext, FhirDeps, FhirRuntime } from './store/context.js';
+export type { FhirAccess } from './http/request.js';
+export { registerFhirRoutes } from './routes/index.js';
+
+/** What the composition root may add: the identity module's guards and the event and audit ports. */
+export interface FhirModuleOptions {
+  access?: FhirAccess;
+  events?: FhirDeps['events'];
+  audit?: FhirDeps['audit'];
+  validation?: FhirDeps['validation'];
+}
+
+/** The FHIR R4 store: encrypted resources, search, bundles, validation, CapabilityStatement. */
+export function createFhirModule(options: FhirModuleOptions = {}): IrisModule {
+  return {
+    name: 'fhir',
+    migrations: fhirMigrations,
+    routes(app: FastifyInstance, ctx: AppContext) {
+      // Load the definitions at start-up, not inside the first request.
+      loadStructureDefinitions();
+      searchParameters();
+      const rt = fhirRuntime({
+        db: ctx.db,
+        keyring: ctx.keyring,
+        baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
+        ...(options.events ? { events: options.events } : {}),
+        ...(options.audit ? { audit: options.audit } : {}),
+        ...(options.validation ? { validation: options.validation } : {}),
+      });
+      registerFhirRoutes(app, rt, options.access ?? {});
+    },
+    cli(program, load) {
+      registerImportCommand(program, load);
+      registerRewrapCommand(program, load);
+    },
+  };
+}
+
+/** The module with no guards, events or audit wired (development until the lead wires them). */
+export const fhirModule: IrisModule = createFhirModule();

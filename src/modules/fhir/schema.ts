@@ -1,0 +1,160 @@
+import type { Migration } from '../../platform/db/migrations.js';
+
+/**
+ * FHIR store tables. Resource content is only ever stored encrypted (see crypto.ts); search
+ * index rows hold either non-identifying values in plain (codes, dates, references, amounts)
+ * or keyed HMAC blind indexes of identifying values (names, identifiers, telecom, address).
+ */
+export const fhirMigrations: Migration[] = [
+  {
+    id: 'fhir/0001_resources',
+    sql: `
+CREATE TABLE fhir_resource (
+  resource_type text NOT NULL,
+  id text NOT NULL,
+  version integer NOT NULL,
+  last_updated timestamptz NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,
+  kid text NOT NULL,
+  wrapped_key bytea NOT NULL,
+  iv bytea NOT NULL,
+  content bytea NOT NULL,
+  PRIMARY KEY (resource_type, id)
+);
+CREATE INDEX fhir_resource_type_updated ON fhir_resource (resource_type, last_updated, id);
+CREATE INDEX fhir_resource_updated ON fhir_resource (last_updated);
+CREATE INDEX fhir_resource_kid ON fhir_resource (kid);
+
+CREATE TABLE fhir_resource_history (
+  resource_type text NOT NULL,
+  id text NOT NULL,
+  version integer NOT NULL,
+  last_updated timestamptz NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,
+  method text NOT NULL,
+  kid text NOT NULL,
+  wrapped_key bytea NOT NULL,
+  iv bytea NOT NULL,
+  content bytea NOT NULL,
+  PRIMARY KEY (resource_type, id, version)
+);
+CREATE INDEX fhir_history_type_updated ON fhir_resource_history (resource_type, last_updated);
+CREATE INDEX fhir_history_updated ON fhir_resource_history (last_updated);
+CREATE INDEX fhir_history_kid ON fhir_resource_history (kid);
+
+CREATE TABLE fhir_compartment (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  patient_id text NOT NULL,
+  PRIMARY KEY (resource_type, resource_id, patient_id)
+);
+CREATE INDEX fhir_compartment_patient ON fhir_compartment (patient_id, resource_type);
+
+CREATE TABLE fhir_patient_organization (
+  patient_id text PRIMARY KEY,
+  organization_id text NOT NULL
+);
+CREATE INDEX fhir_patient_organization_org ON fhir_patient_organization (organization_id);
+
+CREATE TABLE fhir_idx_token (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  code text NOT NULL,
+  system text,
+  value text,
+  blinded boolean NOT NULL DEFAULT false,
+  text text
+);
+CREATE INDEX fhir_idx_token_value ON fhir_idx_token (resource_type, code, value, system);
+CREATE INDEX fhir_idx_token_res ON fhir_idx_token (resource_type, resource_id);
+
+CREATE TABLE fhir_idx_string (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  code text NOT NULL,
+  value text,
+  exact text,
+  blinded boolean NOT NULL DEFAULT false
+);
+CREATE INDEX fhir_idx_string_value ON fhir_idx_string (resource_type, code, value text_pattern_ops);
+CREATE INDEX fhir_idx_string_exact ON fhir_idx_string (resource_type, code, exact);
+CREATE INDEX fhir_idx_string_res ON fhir_idx_string (resource_type, resource_id);
+
+CREATE TABLE fhir_idx_string_prefix (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  code text NOT NULL,
+  prefix text NOT NULL
+);
+CREATE INDEX fhir_idx_string_prefix_value ON fhir_idx_string_prefix (resource_type, code, prefix);
+CREATE INDEX fhir_idx_string_prefix_res ON fhir_idx_string_prefix (resource_type, resource_id);
+
+CREATE TABLE fhir_idx_date (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  code text NOT NULL,
+  low timestamptz,
+  high timestamptz,
+  day_blind text
+);
+CREATE INDEX fhir_idx_date_low ON fhir_idx_date (resource_type, code, low);
+CREATE INDEX fhir_idx_date_high ON fhir_idx_date (resource_type, code, high);
+CREATE INDEX fhir_idx_date_blind ON fhir_idx_date (resource_type, code, day_blind);
+CREATE INDEX fhir_idx_date_res ON fhir_idx_date (resource_type, resource_id);
+
+CREATE TABLE fhir_idx_reference (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  code text NOT NULL,
+  target_type text,
+  target_id text,
+  reference text NOT NULL
+);
+CREATE INDEX fhir_idx_reference_target ON fhir_idx_reference (resource_type, code, target_id, target_type);
+CREATE INDEX fhir_idx_reference_ref ON fhir_idx_reference (resource_type, code, reference);
+CREATE INDEX fhir_idx_reference_rev ON fhir_idx_reference (target_type, target_id);
+CREATE INDEX fhir_idx_reference_res ON fhir_idx_reference (resource_type, resource_id);
+
+CREATE TABLE fhir_idx_quantity (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  code text NOT NULL,
+  value numeric,
+  system text,
+  unit text
+);
+CREATE INDEX fhir_idx_quantity_value ON fhir_idx_quantity (resource_type, code, value);
+CREATE INDEX fhir_idx_quantity_res ON fhir_idx_quantity (resource_type, resource_id);
+
+CREATE TABLE fhir_idx_number (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  code text NOT NULL,
+  value numeric
+);
+CREATE INDEX fhir_idx_number_value ON fhir_idx_number (resource_type, code, value);
+CREATE INDEX fhir_idx_number_res ON fhir_idx_number (resource_type, resource_id);
+
+CREATE TABLE fhir_idx_uri (
+  resource_type text NOT NULL,
+  resource_id text NOT NULL,
+  code text NOT NULL,
+  value text NOT NULL
+);
+CREATE INDEX fhir_idx_uri_value ON fhir_idx_uri (resource_type, code, value text_pattern_ops);
+CREATE INDEX fhir_idx_uri_res ON fhir_idx_uri (resource_type, resource_id);
+`,
+  },
+];
+
+/** Index tables, one per search parameter kind, cleared and refilled on every write. */
+export const INDEX_TABLES = [
+  'fhir_idx_token',
+  'fhir_idx_string',
+  'fhir_idx_string_prefix',
+  'fhir_idx_date',
+  'fhir_idx_reference',
+  'fhir_idx_quantity',
+  'fhir_idx_number',
+  'fhir_idx_uri',
+] as const;

@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { Resource } from 'fhir/r4.js';
+import type { PatientScope } from '../../../platform/auth/port.js';
+import type { Queryable, Transaction } from '../../../platform/db/types.js';
+import { errors } from '../../../platform/http/errors.js';
+import { extractIndex } from '../indexing/extract.js';
+import { insertVersion, readCurrent, sealedOf, writeIndex, type StoredVersion } from '../repo.js';
+import { assertValid, ID_PATTERN } from '../validation.js';
+import { audit, eventType, type CallContext, type FhirRuntime } from './context.js';
+import { applyJsonPatch } from './json-patch.js';
+import { visible } from './read.js';
+
+export interface WriteResult {
+  resource: Resource;
+  versionId: string;
+  lastUpdated: Date;
+  /** 201 rather than 200. */
+  created: boolean;
+  deleted: boolean;
+}
+
+export interface Preconditions {
+  /** `W/"3"` or `3`: the version the client last saw. */
+  ifMatch?: string;
+}
+
+/** The version number an If-Match header names. */
+export function matchVersion(ifMatch: string): string {
+  return ifMatch.replace(/^W\//, '').replace(/"/g, '').trim();
+}
+
+async function assertWritable(q: Queryable, scope: PatientScope, patients: string[], org: string | null) {
+  if (scope.kind === 'all' || patients.length === 0) return;
+  if (scope.kind === 'none') throw errors.forbidden('no patient records are within your access');
+  if (scope.kind === 'patients') {
+    if (patients.every((p) => scope.patientIds.includes(p))) return;
+    throw errors.forbidden('the resource belongs to a patient outside your access');
+  }
+  const outside = patients.filter((p) => !scope.extraPatientIds.includes(p));
+  if (outside.length === 0) return;
+  if (org && scope.organizationIds.includes(org) && outside.length === 1) return;
+  const known = await q.query<{ patient_id: string }>(
+    'SELECT patient_id FROM fhir_patient_organization WHERE patient_id = ANY($1::text[]) AND organization_id = ANY($2::text[])',
+    [outside, scope.organizationIds],
+  );
+  if (known.rows.length < outside.length)
+    throw errors.forbidden('the resource belongs to a patient outside your access');
+}
+
+/** Stores one new version (or a deletion), its index rows, audit entry and event, inside `tx`. */
+async function persist(
+  rt: FhirRuntime,
+  ctx: CallContext,
+  tx: Transaction,
+  input: Resource,
+  previous: StoredVersion | undefined,
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+): Promise<WriteResult> {
+  const type = input.resourceType;
+  const id = input.id as string;
+  const version = (previous?.version ?? 0) + 1;
+  const now = new Date();
+  // Versions of one resource keep increasing timestamps even if the clock steps back.
+  const lastUpdated =
+    previous && previous.last_updated >= now ? new Date(previous.last_updated.getTime() + 1) : now;
+  const deleted = method === 'DELETE';
+  const resource = {
+    ...input,
+    meta: { ...input.meta, versionId: String(version), lastUpdated: lastUpdated.toISOString() },
+  } as Resource;
+  const rows = deleted ? null : extractIndex(resource, rt.registry, rt.blind);
+  if (rows) await assertWritable(tx, ctx.scope, rows.patients, rows.organizationId);
+  const sealed = rt.cipher.seal(type, id, version, JSON.stringify(resource));
+  await insertVersion(tx, { type, id, version, lastUpdated, deleted, method, sealed });
+  await writeIndex(tx, type, id, rows);
+  const patientIds = rows?.patients ?? (await previousPatients(tx, type, id, previous));
+  await audit(
+    rt,
+    ctx,
+    {
+      action: `fhir.${method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method.toLowerCase()}`,
+      outcome: 'success',
+      patientIds,
+      resource: {
+        type,
+        id,
+        versionId: String(version),
+        ...(previous ? { previousVersionId: String(previous.version) } : {}),
+      },
+    },
+    tx,
+  );
+  if (rt.events) {
+    const change = deleted ? 'deleted' : previous && !previous.deleted ? 'updated' : 'created';
+    await rt.events.publish(tx, {
+      type: eventType(type, change),
+      actor: ctx.actor,
+      aggregate: { type, id },
+      correlationId: ctx.requestId ?? null,
+      payload: { resourceType: type, id, versionId: String(version), patientIds },
+    });
+  }
+  return {
+    resource,
+    versionId: String(version),
+    lastUpdated,
+    created: !previous || previous.deleted,
+    deleted,
+  };
+}
+
+async function previousPatients(q: Queryable, type: string, id: string, previous?: StoredVersion) {
+  if (!previous) return [];
+  const r = await q.query<{ patient_id: string }>(
+    `SELECT DISTINCT patient_id FROM fhir_compartment WHERE resource_type = $1 AND resource_id = $2`,
+    [type, id],
+  );
+  return r.rows.map((x) => x.patient_id);
+}
+
+function checkIfMatch(current: StoredVersion | undefined, pre: Preconditions): void {
+  if (pre.ifMatch === undefined) return;
+  if (!current || current.deleted || String(current.version) !== matchVersion(pre.ifMatch)) {
+    throw errors.preconditionFailed(
+      `If-Match ${pre.ifMatch} does not name the current version${current ? ` (${current.version})` : ''}`,
+    );
+  }
+}
+
+function withoutMeta(resource: Resource): Omit<Resource, 'meta'> {
+  const { meta: _meta, ...rest } = resource;
+  return rest;
+}
+
+export async function createResource(
+  rt: FhirRuntime,
+  ctx: CallContext,
+  tx: Transaction,
+  body: unknown,
+  type: string,
+  id: string = randomUUID(),
+): Promise<WriteResult> {
+  assertValid(body, rt.validationOptions);
+  if (body.resourceType !== type) {
+    throw errors.badRequest(`the body is a ${body.resourceType}, the URL names ${type}`);
+  }
+  return persist(rt, ctx, tx, { ...body, id } as Resource, undefined, 'POST');
+}
+
+export async function updateResource(
+  rt: FhirRuntime,
+  ctx: CallContext,
+  tx: Transaction,
+  body: unknown,
+  type: string,
+  id: string,
+  pre: Preconditions = {},
+): Promise<WriteResult> {
+  assertValid(body, rt.validationOptions);
+  if (body.resourceType !== type)
+    throw errors.badRequest(`the body is a ${body.resourceType}, the URL names ${type}`);
+  if (body.id !== id)
+    throw errors.badRequest(`the body's id (${body.id ?? 'none'}) must equal the id in the URL (${id})`);
+  if (!ID_PATTERN.test(id)) throw errors.badRequest('id must be 1-64 of A-Z a-z 0-9 - .');
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`fhir:${type}/${id}`]);
+  const current = await readCurrent(tx, type, id, true);
+  checkIfMatch(current, pre);
+  if (current && !current.deleted) {
+    await assertVisible(rt, ctx, tx, current);
+    // A PUT that changes nothing keeps the current version (re-imports stay idempotent).
+    const stored = JSON.parse(rt.cipher.open(type, id, current.version, sealedOf(current))) as Resource;
+    if (isDeepStrictEqual(withoutMeta(stored), withoutMeta(body))) {
+      return {
+        resource: stored,
+        versionId: String(current.version),
+        lastUpdated: current.last_updated,
+        created: false,
+        deleted: false,
+      };
+    }
+  }
+  return persist(rt, ctx, tx, body, current, 'PUT');
+}
+
+export async function patchResource(
+  rt: FhirRuntime,
+  ctx: CallContext,
+  tx: Transaction,
+  patch: unknown,
+  type: string,
+  id: string,
+  pre: Preconditions = {},
+): Promise<WriteResult> {
+  const current = await readCurrent(tx, type, id, true);
+  if (!current) throw errors.notFound(`${type}/${id} is not known`);
+  if (current.deleted) throw errors.gone(`${type}/${id} was deleted`);
+  checkIfMatch(current, pre);
+  await assertVisible(rt, ctx, tx, current);
+  const before = JSON.parse(rt.cipher.open(type, id, current.version, sealedOf(current))) as Resource;
+  const after = applyJsonPatch(before, patch);
+  if (after.resourceType !== type || after.id !== id)
+    throw errors.unprocessable('a patch may not change resourceType or id');
+  assertValid(after, rt.validationOptions);
+  return persist(rt, ctx, tx, after, current, 'PATCH');
+}
+
+export async function deleteResource(
+  rt: FhirRuntime,
+  ctx: CallContext,
+  tx: Transaction,
+  type: string,
+  id: string,
+  pre: Preconditions = {},
+): Promise<WriteResult | null> {
+  const current = await readCurrent(tx, type, id, true);
+  if (!current || current.deleted) return null;
+  checkIfMatch(current, pre);
+  await assertVisible(rt, ctx, tx, current);
+  return persist(rt, ctx, tx, { resourceType: type, id } as Resource, current, 'DELETE');
+}
+
+/** A resource the caller may not see is reported as absent, never as forbidden. */
+async function assertVisible(
+  _rt: FhirRuntime,
+  ctx: CallContext,
+  q: Queryable,
+  row: StoredVersion,
+): Promise<void> {
+  if (ctx.scope.kind === 'all') return;
+  if (!(await visible(q, ctx.scope, row.resource_type, row.id))) {
+    throw errors.notFound(`${row.resource_type}/${row.id} is not known`);
+  }
+}

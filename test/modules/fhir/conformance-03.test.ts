@@ -1,0 +1,3 @@
+import { conformancePart } from './conformance-cases.js';
+
+conformancePart(3, 20);
