@@ -1,10 +1,17 @@
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { attachAuditService, createAuditTrail, subscribeAuditEvents } from './modules/audit/index.js';
+import { accessGuards } from './modules/auth/index.js';
 import { modules } from './modules/index.js';
 import { createCache } from './platform/cache/index.js';
 import type { AppContext } from './platform/context.js';
 import { Keyring } from './platform/crypto/keyring.js';
-import { migrate, migrationStatus, type Migration } from './platform/db/migrations.js';
+import {
+  migrate,
+  migrationStatus,
+  PendingMigrationsError,
+  type Migration,
+} from './platform/db/migrations.js';
 import { openDatabase, type DatabaseHandle } from './platform/db/open.js';
 import { platformMigrations } from './platform/db/platform-migrations.js';
 import { createEventBus } from './platform/events/index.js';
@@ -16,10 +23,6 @@ import { createObjectStorage } from './platform/storage/index.js';
 /** Every migration of the platform and the modules, in the order they apply. */
 export function allMigrations(): Migration[] {
   return [...platformMigrations, ...modules.flatMap((m) => m.migrations ?? [])];
-}
-
-export class PendingMigrationsError extends Error {
-  override readonly name = 'PendingMigrationsError';
 }
 
 export interface Runtime {
@@ -79,7 +82,17 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     }
     const events = createEventBus(database.db, logger);
     closers.unshift(() => events.stop());
-    const ctx: AppContext = { config, db: database.db, cache, storage, keyring, logger, events };
+    const audit = createAuditTrail(database.db, keyring, storage, logger, {
+      dataDir: config.dataDir,
+      timer: options.server,
+      checkpointsToStorage: config.storage.kind === 's3',
+    });
+    closers.unshift(() => audit.close());
+    subscribeAuditEvents(events, audit);
+    const base = { config, db: database.db, cache, storage, keyring, logger, events, audit };
+    // The guards are built from the context they guard; same object, so per-context caches agree.
+    const ctx: AppContext = Object.assign(base, { access: accessGuards(base) });
+    attachAuditService(ctx, audit);
     for (const module of modules) {
       for (const subscriber of module.subscribers?.(ctx) ?? []) events.subscribe(subscriber);
       for (const job of module.jobs?.(ctx) ?? []) events.schedule(job);

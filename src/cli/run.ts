@@ -1,8 +1,7 @@
 import { ConfigError } from '../config.js';
 import { KeyringError } from '../platform/crypto/keyring.js';
 import { DataDirLockedError } from '../platform/db/data-dir-lock.js';
-import { MigrationError } from '../platform/db/migrations.js';
-import { PendingMigrationsError } from '../runtime.js';
+import { MigrationError, PendingMigrationsError } from '../platform/db/migrations.js';
 
 /** A mistake by the operator: printed as one line, exit code 2. */
 export class UsageError extends Error {

@@ -1,4 +1,6 @@
 import type { Config } from '../config.js';
+import type { AuditTrail } from './audit/port.js';
+import type { AccessGuards } from './auth/port.js';
 import type { Cache } from './cache/port.js';
 import type { Keyring } from './crypto/keyring.js';
 import type { Database } from './db/types.js';
@@ -16,4 +18,8 @@ export interface AppContext {
   logger: Logger;
   /** Domain events: publish inside a transaction, subscribe from a module. */
   events: IrisEventBus;
+  /** The tamper-evident audit trail. */
+  audit: AuditTrail;
+  /** Route guards: authentication and `resource:action` permissions. */
+  access: AccessGuards;
 }

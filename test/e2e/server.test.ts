@@ -48,7 +48,13 @@ describe('server process on embedded defaults', () => {
     const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
     assert.equal(ready.status, 200);
     const body = (await ready.json()) as { checks: Record<string, { status: string }> };
-    assert.deepEqual(Object.keys(body.checks).sort(), ['database', 'disk', 'events', 'storage']);
+    assert.deepEqual(Object.keys(body.checks).sort(), ['audit', 'database', 'disk', 'events', 'storage']);
+    // First development start: one administrator, its one-time password printed once.
+    assert.match(server.stdout(), /First administrator created: admin@iris\.local/);
+    assert.match(
+      server.stdout(),
+      /One-time password \(shown only now; change it at first sign-in\): \S{12,}/,
+    );
     const keys = await readdir(join(dataDir, 'keys'));
     assert.deepEqual(keys.sort(), ['audit-signing', 'blind-index', 'data-encryption', 'token-signing']);
   });
@@ -80,6 +86,7 @@ describe('server process on embedded defaults', () => {
   test('SIGTERM stops it cleanly and a restart reuses the data', async () => {
     await stop(server);
     server = await start();
+    assert.doesNotMatch(server.stdout(), /First administrator created/, 'no second administrator');
     const client = new pg.Client({ host: dataDir, port: 5432, user: 'postgres', database: 'postgres' });
     await client.connect();
     const { rows } = await client.query('SELECT note FROM e2e_probe WHERE id = 1');

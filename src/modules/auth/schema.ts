@@ -224,4 +224,9 @@ INSERT INTO auth_role_permissions (role, permission) VALUES
   ('patient', 'consent:read');
 `,
   },
+  {
+    // Operating the event bus (dead letters, replay) is administration of the platform.
+    id: 'auth/0003_events_permission',
+    sql: `INSERT INTO auth_role_permissions (role, permission) VALUES ('system_admin', 'events:manage');`,
+  },
 ];

@@ -7,8 +7,11 @@ import { LogMailer, OutboxMailer, type MailPort } from './mail.js';
 import { authOptions, type AuthOptions } from './options.js';
 import { AuthService } from './service.js';
 
-/** The platform context plus the event and audit ports (until AppContext carries them itself). */
-export type AuthContext = AppContext & { events?: EventPublisher; audit?: AuditTrail };
+/** The platform context as the identity module needs it: it builds `access` itself. */
+export type AuthContext = Omit<AppContext, 'access' | 'events' | 'audit'> & {
+  events?: EventPublisher;
+  audit?: AuditTrail;
+};
 
 export interface Auth {
   service: AuthService;
@@ -47,7 +50,7 @@ export function createAuth(ctx: AuthContext, overrides: AuthOverrides = {}): Aut
   return { service, admin: new AuthAdmin(service), guards: service.guards };
 }
 
-const perContext = new WeakMap<AppContext, Auth>();
+const perContext = new WeakMap<AuthContext, Auth>();
 
 /** The one Auth instance of a context, so every module shares its guards and caches. */
 export function authFor(ctx: AuthContext): Auth {

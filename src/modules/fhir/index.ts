@@ -15,7 +15,7 @@ export type { CallContext, FhirDeps, FhirRuntime } from './store/context.js';
 export type { FhirAccess } from './http/request.js';
 export { registerFhirRoutes } from './routes/index.js';
 
-/** What the composition root may add: the identity module's guards and the event and audit ports. */
+/** Overrides of what the module takes from the context (tests); by default the context's guards and ports. */
 export interface FhirModuleOptions {
   access?: FhirAccess;
   events?: FhirDeps['events'];
@@ -36,11 +36,11 @@ export function createFhirModule(options: FhirModuleOptions = {}): IrisModule {
         db: ctx.db,
         keyring: ctx.keyring,
         baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
-        ...(options.events ? { events: options.events } : {}),
-        ...(options.audit ? { audit: options.audit } : {}),
+        events: options.events ?? ctx.events,
+        audit: options.audit ?? ctx.audit,
         ...(options.validation ? { validation: options.validation } : {}),
       });
-      registerFhirRoutes(app, rt, options.access ?? {});
+      registerFhirRoutes(app, rt, options.access ?? { guards: ctx.access });
     },
     cli(program, load) {
       registerImportCommand(program, load);
@@ -49,5 +49,5 @@ export function createFhirModule(options: FhirModuleOptions = {}): IrisModule {
   };
 }
 
-/** The module with no guards, events or audit wired (development until the lead wires them). */
+/** The module as the product composes it: guards, events and audit from the context. */
 export const fhirModule: IrisModule = createFhirModule();

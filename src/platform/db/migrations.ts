@@ -11,6 +11,11 @@ export class MigrationError extends Error {
   override readonly name = 'MigrationError';
 }
 
+/** Production starts only on a database whose migrations were applied by `iris migrate`. */
+export class PendingMigrationsError extends Error {
+  override readonly name = 'PendingMigrationsError';
+}
+
 // Any constant shared by every process that migrates the same database.
 const MIGRATION_LOCK_KEY = 727_274_001;
 

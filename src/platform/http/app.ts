@@ -55,6 +55,9 @@ export async function createHttpApp(options: HttpOptions): Promise<FastifyInstan
   });
 
   registerErrorHandler(app);
+  // Declared up front so every request object has the same shape (V8 keeps one hidden class).
+  app.decorateRequest('principal', undefined);
+  app.decorateRequest('userId', undefined);
 
   // FHIR bodies are JSON under their own media types.
   app.addContentTypeParser(

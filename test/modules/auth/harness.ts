@@ -225,9 +225,6 @@ export async function authHarness(
     metrics: createMetrics(() => ctx.db.stats()),
     version: 'test',
   });
-  // Declared up front so setting them per request keeps Fastify's request shape stable.
-  app.decorateRequest('principal', undefined);
-  app.decorateRequest('userId', undefined);
   app.addHook('onRequest', auth.guards.hook);
   await app.register(async (scope) => registerAuthRoutes(scope, auth.service, auth.admin));
   registerProbeRoutes(app, auth.guards, ctx.db);

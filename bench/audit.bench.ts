@@ -1,0 +1,215 @@
+// Audit trail benchmark: append throughput with concurrent writers (with and without caller
+// transactions), verification throughput, and an audited read against the same read unaudited.
+// Uses DATABASE_URL (a fresh schema, dropped afterwards) when set, else in-memory PGlite.
+// Standalone: node --import tsx bench/audit.bench.ts
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { createAuditTrail, type AuditService } from '../src/modules/audit/index.js';
+import { auditMigrations } from '../src/modules/audit/schema.js';
+import type { AuditRecord } from '../src/platform/audit/port.js';
+import { Keyring } from '../src/platform/crypto/keyring.js';
+import { migrate } from '../src/platform/db/migrations.js';
+import { PgliteDatabase } from '../src/platform/db/pglite.js';
+import { PostgresDatabase } from '../src/platform/db/postgres.js';
+import type { Database } from '../src/platform/db/types.js';
+import { createLogger } from '../src/platform/observability/logger.js';
+import { LocalDiskStorage } from '../src/platform/storage/local-disk.js';
+import type { Row } from './lib/suite.js';
+import { formatTable } from './lib/table.js';
+
+interface Backend {
+  db: Database;
+  label: string;
+  server: boolean;
+  close(): Promise<void>;
+}
+
+async function openBackend(): Promise<Backend> {
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    const db = await PgliteDatabase.open();
+    await migrate(db, auditMigrations);
+    return { db, label: 'PGlite', server: false, close: () => db.close() };
+  }
+  const schema = `bench_audit_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const db = new PostgresDatabase({ connectionString: url, schema, max: 24, applicationName: 'iris-bench' });
+  await migrate(db, auditMigrations);
+  return {
+    db,
+    label: 'PostgreSQL',
+    server: true,
+    async close() {
+      await db.close();
+      const cleanup = new pg.Client({ connectionString: url });
+      await cleanup.connect();
+      await cleanup.query(`DROP SCHEMA ${schema} CASCADE`);
+      await cleanup.end();
+    },
+  };
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 100) / 100;
+}
+
+const rssMb = () => Math.round(process.memoryUsage().rss / 1_048_576);
+
+function record(i: number): AuditRecord {
+  return {
+    action: 'fhir.read',
+    outcome: 'success',
+    actor: { type: 'user', id: `user-${i % 40}` },
+    patientIds: [`patient-${i % 5000}`],
+    resource: { type: 'Immunization', id: `imm-${i}`, versionId: '1' },
+    purposeOfUse: 'TREAT',
+    sourceIp: '10.20.30.40',
+    userAgent: 'iris-bench/1.0',
+    requestId: `req-${i}`,
+  };
+}
+
+/** `writers` loops appending `total` entries; throughput counts until the last one is chained. */
+async function append(
+  backend: Backend,
+  audit: AuditService,
+  total: number,
+  writers: number,
+  inTransaction: boolean,
+): Promise<Row> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t = performance.now();
+        if (inTransaction) await backend.db.transaction((tx) => audit.record(record(i), tx));
+        else await audit.record(record(i));
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  await audit.flush();
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    operation: `audit append, ${writers} writers${inTransaction ? ', in caller transactions' : ''} (${backend.label})`,
+    opsPerSec: Math.round(total / seconds),
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    rssMb: rssMb(),
+  };
+}
+
+async function verify(backend: Backend, audit: AuditService): Promise<Row> {
+  const runs: number[] = [];
+  let entries = 0;
+  const started = performance.now();
+  for (let r = 0; r < 3; r++) {
+    const t = performance.now();
+    const report = await audit.verify();
+    if (!report.ok) throw new Error(`verification failed: ${JSON.stringify(report.firstDamage)}`);
+    entries += report.entriesChecked;
+    runs.push(performance.now() - t);
+  }
+  return {
+    operation: `audit verify, ${entries / 3} entries (${backend.label})`,
+    opsPerSec: Math.round(entries / ((performance.now() - started) / 1000)),
+    p50Ms: percentile(runs, 50),
+    p99Ms: percentile(runs, 99),
+    rssMb: rssMb(),
+  };
+}
+
+/** The same primary-key read, side by side with and without an audit entry per read. */
+async function auditedRead(
+  backend: Backend,
+  audit: AuditService,
+  reads: number,
+  concurrency: number,
+): Promise<Row[]> {
+  await backend.db.exec(
+    `CREATE TABLE IF NOT EXISTS bench_resource (id text PRIMARY KEY, body jsonb NOT NULL);
+     INSERT INTO bench_resource SELECT 'imm-' || g, jsonb_build_object('resourceType', 'Immunization', 'id', 'imm-' || g,
+       'status', 'completed', 'vaccineCode', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('code', '08'))))
+       FROM generate_series(1, 2000) g ON CONFLICT DO NOTHING;`,
+  );
+  const run = async (audited: boolean): Promise<Row> => {
+    const latencies: number[] = [];
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < reads) {
+          const i = next++;
+          const t = performance.now();
+          const { rows } = await backend.db.query<{ body: unknown }>(
+            'SELECT body FROM bench_resource WHERE id = $1',
+            [`imm-${(i % 2000) + 1}`],
+          );
+          JSON.stringify(rows[0]?.body);
+          if (audited) await audit.record(record(i));
+          latencies.push(performance.now() - t);
+        }
+      }),
+    );
+    if (audited) await audit.flush();
+    return {
+      operation: `resource read${audited ? ' + audit entry' : ', auditing off'} (${backend.label})`,
+      opsPerSec: Math.round(reads / ((performance.now() - started) / 1000)),
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      rssMb: rssMb(),
+    };
+  };
+  const plain = await run(false);
+  const audited = await run(true);
+  return [plain, audited];
+}
+
+/** Rows: append (plain and in caller transactions), verify, and an audited read side by side. */
+export async function runAuditBench(): Promise<Row[]> {
+  const backend = await openBackend();
+  const dir = await mkdtemp(join(tmpdir(), 'iris-audit-bench-'));
+  const keyring = await Keyring.open(join(dir, 'keys'), { create: true });
+  const audit = createAuditTrail(
+    backend.db,
+    keyring,
+    new LocalDiskStorage({ root: join(dir, 'objects') }),
+    createLogger('silent'),
+    {
+      checkpointDir: join(dir, 'checkpoints'),
+      flushIntervalMs: 200,
+    },
+  );
+  try {
+    const scale = Number(process.env.BENCH_AUDIT_ENTRIES ?? (backend.server ? 100_000 : 20_000));
+    await append(backend, audit, 2000, 64, false);
+    const rows = [
+      await append(backend, audit, scale, 256, false),
+      await append(backend, audit, Math.round(scale / 5), backend.server ? 16 : 4, true),
+    ];
+    rows.push(await verify(backend, audit));
+    rows.push(...(await auditedRead(backend, audit, Math.round(scale / 5), backend.server ? 16 : 8)));
+    return rows;
+  } finally {
+    await audit.close();
+    await backend.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const rows = await runAuditBench();
+  process.stdout.write(`${formatTable(rows)}\n`);
+}

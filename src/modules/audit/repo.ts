@@ -1,0 +1,200 @@
+import type { Queryable } from '../../platform/db/types.js';
+import type { ChainedEntry } from './chain.js';
+
+/** SQL of the audit module. Everything else goes through these functions. */
+
+export const SEQUENCER_LOCK = 727_274_101;
+export const ALERTS_LOCK = 727_274_102;
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+  recordedAt: Date | null;
+  frontier: string[];
+  checkpointSeq: number;
+  checkpointAt: Date;
+}
+
+export async function insertIntake(q: Queryable, occurredAt: string, body: string): Promise<void> {
+  await q.query('INSERT INTO audit_intake (occurred_at, body) VALUES ($1, $2)', [occurredAt, body]);
+}
+
+export async function insertIntakeBatch(
+  q: Queryable,
+  rows: ReadonlyArray<{ occurredAt: string; body: string }>,
+): Promise<void> {
+  // One JSON document instead of array parameters: JSON.stringify is native and so is json parsing.
+  await q.query(
+    `INSERT INTO audit_intake (occurred_at, body)
+     SELECT o, b FROM json_to_recordset($1::json) AS r(o timestamptz, b text)`,
+    [JSON.stringify(rows.map((r) => ({ o: r.occurredAt, b: r.body })))],
+  );
+}
+
+export async function readIntake(q: Queryable, limit: number): Promise<Array<{ id: number; body: string }>> {
+  const { rows } = await q.query<{ id: number; body: string }>(
+    'SELECT id, body FROM audit_intake ORDER BY id LIMIT $1',
+    [limit],
+  );
+  return rows;
+}
+
+export async function intakeBacklog(q: Queryable): Promise<number> {
+  const { rows } = await q.query<{ n: number }>('SELECT count(*)::int8 AS n FROM audit_intake');
+  return rows[0]?.n ?? 0;
+}
+
+export async function readHead(q: Queryable): Promise<ChainHead> {
+  const { rows } = await q.query<{
+    seq: number;
+    hash: string;
+    recorded_at: Date | null;
+    frontier: string[];
+    checkpoint_seq: number;
+    checkpoint_at: Date;
+  }>(
+    'SELECT seq, hash, recorded_at, frontier, checkpoint_seq, checkpoint_at FROM audit_chain_head WHERE id = 1',
+  );
+  const r = rows[0];
+  if (!r) throw new Error('audit_chain_head is missing; run the audit migrations');
+  return {
+    seq: r.seq,
+    hash: r.hash,
+    recordedAt: r.recorded_at,
+    frontier: r.frontier,
+    checkpointSeq: r.checkpoint_seq,
+    checkpointAt: r.checkpoint_at,
+  };
+}
+
+export async function ensurePartition(q: Queryable, month: string): Promise<void> {
+  await q.query('SELECT audit_ensure_partition($1::date)', [month]);
+}
+
+export async function appendChained(
+  q: Queryable,
+  rows: ReadonlyArray<{ seq: number; recordedAt: string; canonical: string; hash: string }>,
+): Promise<void> {
+  await q.query(
+    `INSERT INTO audit_log (seq, recorded_at, canonical, hash)
+     SELECT s, t, c, h FROM json_to_recordset($1::json) AS r(s int8, t timestamptz, c text, h text)`,
+    [JSON.stringify(rows.map((r) => ({ s: r.seq, t: r.recordedAt, c: r.canonical, h: r.hash })))],
+  );
+}
+
+export async function deleteIntake(q: Queryable, ids: readonly number[]): Promise<void> {
+  await q.query('DELETE FROM audit_intake WHERE id = ANY($1::int8[])', [ids]);
+}
+
+export async function updateHead(q: Queryable, head: ChainHead): Promise<void> {
+  await q.query(
+    `UPDATE audit_chain_head SET seq = $1, hash = $2, recorded_at = $3, frontier = $4,
+            checkpoint_seq = $5, checkpoint_at = $6 WHERE id = 1`,
+    [head.seq, head.hash, head.recordedAt, head.frontier, head.checkpointSeq, head.checkpointAt],
+  );
+}
+
+export async function insertCheckpoint(
+  q: Queryable,
+  cp: {
+    treeSize: number;
+    rootHash: string;
+    lastHash: string;
+    createdAt: string;
+    kid: string;
+    payload: string;
+    signature: string;
+    frontier: string[];
+  },
+): Promise<void> {
+  await q.query(
+    `INSERT INTO audit_checkpoints (tree_size, root_hash, last_hash, created_at, kid, payload, signature, frontier)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [cp.treeSize, cp.rootHash, cp.lastHash, cp.createdAt, cp.kid, cp.payload, cp.signature, cp.frontier],
+  );
+}
+
+/** A row as the verifier reads it: the evidence, and `recorded_at` in epoch milliseconds. */
+export interface VerifyRow {
+  seq: number;
+  canonical: string;
+  hash: string;
+  t: number;
+}
+
+/** The chain in seq order, `afterSeq` exclusive: only the evidence columns, nothing derived. */
+export async function readChainBatch(q: Queryable, afterSeq: number, toSeq: number): Promise<VerifyRow[]> {
+  const { rows } = await q.query<VerifyRow>(
+    `SELECT seq, canonical, hash, (extract(epoch FROM recorded_at) * 1000)::int8 AS t
+       FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq`,
+    [afterSeq, toSeq],
+  );
+  return rows;
+}
+
+/** Chain hashes of entries `from..to` in seq order (Merkle leaves). */
+export async function readHashes(
+  q: Queryable,
+  from: number,
+  to: number,
+): Promise<Array<{ seq: number; hash: string }>> {
+  const { rows } = await q.query<{ seq: number; hash: string }>(
+    'SELECT seq, hash FROM audit_log WHERE seq BETWEEN $1 AND $2 ORDER BY seq',
+    [from, to],
+  );
+  return rows;
+}
+
+export interface LogRow {
+  seq: number;
+  hash: string;
+  doc: ChainedEntry;
+}
+
+export async function readEntry(q: Queryable, seq: number): Promise<LogRow | null> {
+  const { rows } = await q.query<LogRow>('SELECT seq, hash, doc FROM audit_log WHERE seq = $1', [seq]);
+  return rows[0] ?? null;
+}
+
+export async function readEntriesAfter(q: Queryable, afterSeq: number, limit: number): Promise<LogRow[]> {
+  const { rows } = await q.query<LogRow>(
+    'SELECT seq, hash, doc FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',
+    [afterSeq, limit],
+  );
+  return rows;
+}
+
+/** Raw canonical lines for export: no parse and re-serialise on the way out. */
+export async function readCanonicalAfter(
+  q: Queryable,
+  afterSeq: number,
+  limit: number,
+): Promise<Array<{ seq: number; hash: string; canonical: string }>> {
+  const { rows } = await q.query<{ seq: number; hash: string; canonical: string }>(
+    'SELECT seq, hash, canonical FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',
+    [afterSeq, limit],
+  );
+  return rows;
+}
+
+/** Lowest sequenced seq still in the database (after archival it is above 1). */
+export async function firstSeq(q: Queryable): Promise<number | null> {
+  const { rows } = await q.query<{ seq: number | null }>('SELECT min(seq) AS seq FROM audit_log');
+  return rows[0]?.seq ?? null;
+}
+
+export interface ArchiveAnchor {
+  lastSeq: number;
+  lastHash: string;
+}
+
+/** The newest archived entry: where the chain in the database continues from. */
+export async function archiveAnchor(q: Queryable, beforeSeq: number): Promise<ArchiveAnchor | null> {
+  const { rows } = await q.query<{ last_seq: number; last_hash: string }>(
+    `SELECT last_seq, last_hash FROM audit_archives WHERE last_seq IS NOT NULL AND last_seq < $1
+      ORDER BY last_seq DESC LIMIT 1`,
+    [beforeSeq],
+  );
+  const r = rows[0];
+  return r ? { lastSeq: r.last_seq, lastHash: r.last_hash } : null;
+}
