@@ -66,7 +66,10 @@ async function main(): Promise<number> {
   const suites: Suite[] = [
     bareFastifySuite(ROOT),
     platformSuite,
+    moduleSuite(ROOT, 'auth', 'auth.bench.ts', 'runAuthBench'),
     moduleSuite(ROOT, 'events', 'events.bench.ts', 'runEventsBench'),
+    moduleSuite(ROOT, 'audit', 'audit.bench.ts', 'runAuditBench'),
+    moduleSuite(ROOT, 'fhir', 'fhir.bench.ts', 'runFhirBench'),
     moduleSuite(ROOT, 'forecast', 'forecast.bench.ts', 'runForecastBench'),
   ];
 
