@@ -20,6 +20,7 @@ import {
 } from './reports.js';
 import type { AuditService } from './service.js';
 import { exportPage } from './siem.js';
+import { problemSchema } from '../../platform/http/schemas.js';
 
 /** Authorization preHandler for a permission; supplied by the identity module through the lead. */
 export type Guard = (permission: string) => preHandlerAsyncHookHandler;
@@ -32,18 +33,7 @@ export const AUDIT_PERMISSIONS = {
   alerts: 'audit:alerts',
 } as const;
 
-const problem = {
-  type: 'object',
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    instance: { type: 'string' },
-    code: { type: 'string' },
-    requestId: { type: 'string' },
-  },
-} as const;
+const problem = problemSchema;
 
 const entrySchema = {
   type: 'object',

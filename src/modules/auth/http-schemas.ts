@@ -1,20 +1,8 @@
+import { problemSchema } from '../../platform/http/schemas.js';
+
 /** JSON schemas shared by the module's routes (OpenAPI through @fastify/swagger). */
 
-const problem = {
-  type: 'object',
-  description: 'RFC 7807 problem details',
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    instance: { type: 'string' },
-    code: { type: 'string' },
-    requestId: { type: 'string' },
-    errors: { type: 'array', items: { type: 'object', additionalProperties: true } },
-  },
-  additionalProperties: true,
-} as const;
+const problem = problemSchema;
 
 const problemContent = { 'application/problem+json': { schema: problem } };
 

@@ -4,6 +4,7 @@ import { errors } from '../http/errors.js';
 import type { DeadLetter, IrisEventBus } from './index.js';
 import { PatternError } from './patterns.js';
 import { UnknownSubscriberError } from './replay.js';
+import { problemSchema } from '../http/schemas.js';
 
 export interface EventAdminRouteOptions {
   /** Every admin action is recorded here once the audit module is wired. */
@@ -49,20 +50,7 @@ const idParams = {
   required: ['id'],
 } as const;
 
-const problem = {
-  type: 'object',
-  additionalProperties: true,
-  description: 'RFC 7807 problem details',
-  properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    instance: { type: 'string' },
-    code: { type: 'string' },
-    requestId: { type: 'string' },
-  },
-} as const;
+const problem = problemSchema;
 
 interface ReplayBody {
   subscriber: string;
