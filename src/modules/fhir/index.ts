@@ -7,6 +7,7 @@ import { loadStructureDefinitions } from './definitions/structure.js';
 import { searchParameters } from './definitions/search-parameters.js';
 import { registerFhirRoutes } from './routes/index.js';
 import { fhirMigrations } from './schema.js';
+import { fhirStore } from './service.js';
 import { fhirRuntime, type FhirDeps } from './store/context.js';
 
 export { fhirMigrations } from './schema.js';
@@ -14,6 +15,9 @@ export { fhirRuntime, SYSTEM_CONTEXT } from './store/context.js';
 export type { CallContext, FhirDeps, FhirRuntime } from './store/context.js';
 export type { FhirAccess } from './http/request.js';
 export { registerFhirRoutes } from './routes/index.js';
+export { createFhirStore, fhirStore, type FhirStore } from './service.js';
+export type { ReadResult } from './store/read.js';
+export type { WriteResult } from './store/write.js';
 
 /** Overrides of what the module takes from the context (tests); by default the context's guards and ports. */
 export interface FhirModuleOptions {
@@ -32,14 +36,17 @@ export function createFhirModule(options: FhirModuleOptions = {}): IrisModule {
       // Load the definitions at start-up, not inside the first request.
       loadStructureDefinitions();
       searchParameters();
-      const rt = fhirRuntime({
-        db: ctx.db,
-        keyring: ctx.keyring,
-        baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
-        events: options.events ?? ctx.events,
-        audit: options.audit ?? ctx.audit,
-        ...(options.validation ? { validation: options.validation } : {}),
-      });
+      const overridden = options.events || options.audit || options.validation;
+      const rt = overridden
+        ? fhirRuntime({
+            db: ctx.db,
+            keyring: ctx.keyring,
+            baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
+            events: options.events ?? ctx.events,
+            audit: options.audit ?? ctx.audit,
+            ...(options.validation ? { validation: options.validation } : {}),
+          })
+        : fhirStore(ctx).runtime;
       registerFhirRoutes(app, rt, options.access ?? { guards: ctx.access });
     },
     cli(program, load) {

@@ -1,0 +1,64 @@
+import type { Resource } from 'fhir/r4.js';
+import type { AppContext } from '../../platform/context.js';
+import type { Transaction } from '../../platform/db/types.js';
+import type { Query } from './http/request.js';
+import { runSearch } from './search/execute.js';
+import { parseSearch } from './search/parse.js';
+import { fhirRuntime, type CallContext, type FhirRuntime } from './store/context.js';
+import { readResource, type ReadResult } from './store/read.js';
+import { createResource, updateResource, type Preconditions, type WriteResult } from './store/write.js';
+
+/**
+ * The FHIR store as other modules use it: the same reads, searches and writes as the REST API,
+ * with the same scope checks, audit entries and events, without going through HTTP.
+ */
+export interface FhirStore {
+  readonly runtime: FhirRuntime;
+  read(ctx: CallContext, type: string, id: string): Promise<ReadResult>;
+  /** Every match of a search (all pages, up to `limit`), e.g. `{ patient: 'Patient/1' }`. */
+  search(ctx: CallContext, type: string, query: Query, limit?: number): Promise<Resource[]>;
+  create(ctx: CallContext, tx: Transaction, resource: Resource): Promise<WriteResult>;
+  update(ctx: CallContext, tx: Transaction, resource: Resource, pre?: Preconditions): Promise<WriteResult>;
+}
+
+const stores = new WeakMap<AppContext, FhirStore>();
+
+/** One store per application context, sharing the context's keyring, events and audit trail. */
+export function fhirStore(ctx: AppContext): FhirStore {
+  let store = stores.get(ctx);
+  if (!store) {
+    store = createFhirStore(
+      fhirRuntime({
+        db: ctx.db,
+        keyring: ctx.keyring,
+        baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
+        events: ctx.events,
+        audit: ctx.audit,
+      }),
+    );
+    stores.set(ctx, store);
+  }
+  return store;
+}
+
+export function createFhirStore(rt: FhirRuntime): FhirStore {
+  return {
+    runtime: rt,
+    read: (ctx, type, id) => readResource(rt, ctx, type, id),
+    async search(ctx, type, query, limit = 10_000) {
+      const found: Resource[] = [];
+      let cursor: string | undefined;
+      do {
+        const request = parseSearch(rt.registry, type, { ...query, _count: '1000' }, true);
+        if (cursor) request.cursor = cursor;
+        const page = await runSearch(rt, ctx, request);
+        found.push(...page.matches);
+        cursor = page.next;
+      } while (cursor && found.length < limit);
+      return found.slice(0, limit);
+    },
+    create: (ctx, tx, resource) => createResource(rt, ctx, tx, resource, resource.resourceType, resource.id),
+    update: (ctx, tx, resource, pre) =>
+      updateResource(rt, ctx, tx, resource, resource.resourceType, resource.id ?? '', pre),
+  };
+}
