@@ -28,6 +28,7 @@ export async function buildApp(runtime: Runtime): Promise<FastifyInstance> {
     registerEventAdminRoutes(scope, ctx.events, ctx.access.require('events:manage'), { audit: ctx.audit }),
   );
   for (const module of modules) {
+    module.metrics?.(metrics.registry, ctx);
     if (module.routes) await app.register(async (scope) => module.routes?.(scope, ctx));
   }
   return app;

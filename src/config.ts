@@ -43,6 +43,39 @@ const csv = z.string().transform((value) =>
     .filter((item) => item.length > 0),
 );
 
+/** Roles that must enrol TOTP unless `IRIS_MFA_REQUIRED_ROLES` says otherwise: admin, security, clinical. */
+export const DEFAULT_MFA_REQUIRED_ROLES = [
+  'system_admin',
+  'security_officer',
+  'physician',
+  'nurse',
+  'pharmacist',
+] as const;
+
+const roleList = csv.refine(
+  (roles) => roles.every((role) => /^[a-z][a-z0-9_]{1,62}$/.test(role)),
+  'must be a comma-separated list of role names (lower case letters, digits and _), e.g. physician,nurse',
+);
+
+/** `issuer=jwksUrl`: the JWKS over https, or http only on loopback (tests, side-car proxies). */
+function isCdsClientPair(pair: string): boolean {
+  const at = pair.indexOf('=');
+  if (at < 1) return false;
+  try {
+    const jwks = new URL(pair.slice(at + 1));
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(jwks.hostname);
+    return jwks.protocol === 'https:' || (jwks.protocol === 'http:' && loopback);
+  } catch {
+    return false;
+  }
+}
+
+/** A duration in milliseconds within [min, max]. */
+function millis(min: number, max: number) {
+  const message = `must be a whole number of milliseconds from ${min} to ${max}`;
+  return z.coerce.number({ error: message }).int(message).min(min, message).max(max, message);
+}
+
 const envSchema = z
   .object({
     NODE_ENV: z
@@ -88,7 +121,35 @@ const envSchema = z
         'must be a comma-separated list of http(s) URLs',
       )
       .default([]),
+    CDS_HOOKS_CLIENTS: csv
+      .refine(
+        (pairs) => pairs.every(isCdsClientPair),
+        'must be a comma-separated list of issuer=JWKS URL pairs (https, or http on loopback), e.g. https://ehr.example=https://ehr.example/jwks.json',
+      )
+      .transform((pairs) =>
+        pairs.map((pair) => {
+          const at = pair.indexOf('=');
+          return { issuer: pair.slice(0, at), jwksUrl: pair.slice(at + 1) };
+        }),
+      )
+      .default([]),
     IRIS_EMBEDDED_WORKER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
+    IRIS_MFA_REQUIRED_ROLES: roleList.optional(),
+    IRIS_ADMIN_EMAIL: z
+      .string()
+      .regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address such as admin@example.org')
+      .max(254, 'must be an email address of at most 254 characters')
+      .default('admin@iris.local'),
+    REGISTRY_RETRY_BASE_MS: millis(10, 3_600_000).default(2_000),
+    REGISTRY_RETRY_MAX_MS: millis(10, 86_400_000).default(300_000),
+    REGISTRY_BREAKER_FAILURES: z.coerce
+      .number({ error: 'must be a whole number from 1 to 1000' })
+      .int('must be a whole number from 1 to 1000')
+      .min(1, 'must be a whole number from 1 to 1000')
+      .max(1000, 'must be a whole number from 1 to 1000')
+      .default(5),
+    REGISTRY_BREAKER_HALF_OPEN_MS: millis(10, 3_600_000).default(30_000),
+    REGISTRY_POLL_MS: millis(10, 60_000).default(1_000),
     DISK_MIN_FREE_MB: z.coerce
       .number({ error: 'must be a whole number of megabytes' })
       .int()
@@ -140,6 +201,22 @@ export interface Config {
   embeddedWorker: boolean;
   /** FHIR servers the CDS Hooks services may query when a client sends no prefetch. */
   cdsHooksFhirServers: string[];
+  /** CDS Hooks clients (EHRs) whose signed JWTs are accepted: issuer → the JWKS URL of its keys. */
+  cdsHooksClients: Array<{ issuer: string; jwksUrl: string }>;
+  /** Immunization registry delivery: retry backoff, circuit breaker, idle poll. */
+  registry: {
+    retryBaseMs: number;
+    retryMaxMs: number;
+    breakerFailures: number;
+    breakerHalfOpenMs: number;
+    pollMs: number;
+  };
+  auth: {
+    /** Roles whose members must enrol TOTP; empty means none. */
+    mfaRequiredRoles: string[];
+    /** The administrator created at the first development start. */
+    adminEmail: string;
+  };
 }
 
 /** Reads and validates configuration; throws ConfigError naming the first bad variable. */
@@ -191,7 +268,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     diskMinFreeBytes: env.DISK_MIN_FREE_MB * 1024 * 1024,
     cdsHooksFhirServers: env.CDS_HOOKS_FHIR_SERVERS,
+    cdsHooksClients: env.CDS_HOOKS_CLIENTS,
+    registry: {
+      retryBaseMs: env.REGISTRY_RETRY_BASE_MS,
+      retryMaxMs: Math.max(env.REGISTRY_RETRY_MAX_MS, env.REGISTRY_RETRY_BASE_MS),
+      breakerFailures: env.REGISTRY_BREAKER_FAILURES,
+      breakerHalfOpenMs: env.REGISTRY_BREAKER_HALF_OPEN_MS,
+      pollMs: env.REGISTRY_POLL_MS,
+    },
     embeddedWorker: env.IRIS_EMBEDDED_WORKER === 'true',
+    auth: {
+      mfaRequiredRoles: env.IRIS_MFA_REQUIRED_ROLES ?? [...DEFAULT_MFA_REQUIRED_ROLES],
+      adminEmail: env.IRIS_ADMIN_EMAIL.toLowerCase(),
+    },
   };
 }
 

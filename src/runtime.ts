@@ -96,6 +96,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     for (const module of modules) {
       for (const subscriber of module.subscribers?.(ctx) ?? []) events.subscribe(subscriber);
       for (const job of module.jobs?.(ctx) ?? []) events.schedule(job);
+      for (const service of module.services?.(ctx) ?? []) events.runAlongside(service);
     }
     return {
       ctx,

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { AppContext } from './context.js';
 import type { Migration } from './db/migrations.js';
-import type { SubscriberDefinition } from './events/port.js';
+import type { BackgroundService, SubscriberDefinition } from './events/port.js';
 import type { JobDefinition } from './events/scheduler.js';
 import type { HealthCheck } from './observability/health.js';
 
@@ -23,6 +24,10 @@ export interface IrisModule {
   subscribers?(ctx: AppContext): SubscriberDefinition[];
   /** Scheduled jobs (cron), run by exactly one process at a time. */
   jobs?(ctx: AppContext): JobDefinition[];
+  /** Long-running loops that run wherever the event worker runs. */
+  services?(ctx: AppContext): BackgroundService[];
+  /** Metrics of the module, registered on each app's `/metrics` registry. */
+  metrics?(registry: Registry, ctx: AppContext): void;
   /** Readiness checks reported by /health/ready. */
   healthChecks?(ctx: AppContext): HealthCheck[];
 }

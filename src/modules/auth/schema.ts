@@ -229,4 +229,13 @@ INSERT INTO auth_role_permissions (role, permission) VALUES
     id: 'auth/0003_events_permission',
     sql: `INSERT INTO auth_role_permissions (role, permission) VALUES ('system_admin', 'events:manage');`,
   },
+  {
+    // Registry integration: administrators configure endpoints; clinical roles and machine
+    // clients see the registry status of the doses they can see.
+    id: 'auth/0004_registry_permissions',
+    sql: `INSERT INTO auth_role_permissions (role, permission) VALUES
+  ('system_admin', 'registry:manage'), ('system_admin', 'registry:read'),
+  ('physician', 'registry:read'), ('nurse', 'registry:read'), ('pharmacist', 'registry:read'),
+  ('integration', 'registry:read');`,
+  },
 ];

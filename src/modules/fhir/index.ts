@@ -16,7 +16,7 @@ export type { CallContext, FhirDeps, FhirRuntime } from './store/context.js';
 export type { FhirAccess } from './http/request.js';
 export { registerFhirRoutes } from './routes/index.js';
 export { createFhirStore, fhirStore, type FhirStore } from './service.js';
-export type { ReadResult } from './store/read.js';
+export type { ReadOptions, ReadResult } from './store/read.js';
 export type { WriteResult } from './store/write.js';
 
 /** Overrides of what the module takes from the context (tests); by default the context's guards and ports. */

@@ -5,8 +5,14 @@ import type { Query } from './http/request.js';
 import { runSearch } from './search/execute.js';
 import { parseSearch } from './search/parse.js';
 import { fhirRuntime, type CallContext, type FhirRuntime } from './store/context.js';
-import { readResource, type ReadResult } from './store/read.js';
-import { createResource, updateResource, type Preconditions, type WriteResult } from './store/write.js';
+import { readResource, vreadResource, type ReadOptions, type ReadResult } from './store/read.js';
+import {
+  createResource,
+  deleteResource,
+  updateResource,
+  type Preconditions,
+  type WriteResult,
+} from './store/write.js';
 
 /**
  * The FHIR store as other modules use it: the same reads, searches and writes as the REST API,
@@ -14,11 +20,20 @@ import { createResource, updateResource, type Preconditions, type WriteResult } 
  */
 export interface FhirStore {
   readonly runtime: FhirRuntime;
-  read(ctx: CallContext, type: string, id: string): Promise<ReadResult>;
+  read(ctx: CallContext, type: string, id: string, options?: ReadOptions): Promise<ReadResult>;
+  vread(
+    ctx: CallContext,
+    type: string,
+    id: string,
+    versionId: string,
+    options?: ReadOptions,
+  ): Promise<ReadResult>;
   /** Every match of a search (all pages, up to `limit`), e.g. `{ patient: 'Patient/1' }`. */
   search(ctx: CallContext, type: string, query: Query, limit?: number): Promise<Resource[]>;
   create(ctx: CallContext, tx: Transaction, resource: Resource): Promise<WriteResult>;
   update(ctx: CallContext, tx: Transaction, resource: Resource, pre?: Preconditions): Promise<WriteResult>;
+  /** A new deleted version; null when there was nothing to delete. */
+  delete(ctx: CallContext, tx: Transaction, type: string, id: string): Promise<WriteResult | null>;
 }
 
 const stores = new WeakMap<AppContext, FhirStore>();
@@ -44,7 +59,8 @@ export function fhirStore(ctx: AppContext): FhirStore {
 export function createFhirStore(rt: FhirRuntime): FhirStore {
   return {
     runtime: rt,
-    read: (ctx, type, id) => readResource(rt, ctx, type, id),
+    read: (ctx, type, id, options) => readResource(rt, ctx, type, id, rt.db, options),
+    vread: (ctx, type, id, versionId, options) => vreadResource(rt, ctx, type, id, versionId, rt.db, options),
     async search(ctx, type, query, limit = 10_000) {
       const found: Resource[] = [];
       let cursor: string | undefined;
@@ -58,6 +74,7 @@ export function createFhirStore(rt: FhirRuntime): FhirStore {
       return found.slice(0, limit);
     },
     create: (ctx, tx, resource) => createResource(rt, ctx, tx, resource, resource.resourceType, resource.id),
+    delete: (ctx, tx, type, id) => deleteResource(rt, ctx, tx, type, id),
     update: (ctx, tx, resource, pre) =>
       updateResource(rt, ctx, tx, resource, resource.resourceType, resource.id ?? '', pre),
   };

@@ -12,6 +12,8 @@ export abstract class JsonCache implements Cache {
   protected abstract write(key: string, json: string, ttlMs: number | undefined): Promise<void>;
   abstract delete(key: string): Promise<void>;
   abstract incr(key: string, ttlSeconds?: number): Promise<number>;
+  abstract publish(channel: string, message: string): Promise<void>;
+  abstract subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>;
   abstract check(): Promise<void>;
   abstract close(): Promise<void>;
 

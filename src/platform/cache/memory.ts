@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import { JsonCache, ttlMillis } from './base.js';
 import { CacheValueError } from './port.js';
@@ -13,6 +14,7 @@ export interface MemoryCacheOptions {
 export class MemoryCache extends JsonCache {
   readonly kind = 'memory' as const;
   private readonly lru: LRUCache<string, string>;
+  private readonly channels = new EventEmitter().setMaxListeners(0);
 
   constructor(options: MemoryCacheOptions = {}) {
     super();
@@ -53,11 +55,23 @@ export class MemoryCache extends JsonCache {
     return next;
   }
 
+  async publish(channel: string, message: string): Promise<void> {
+    this.channels.emit(channel, message);
+  }
+
+  async subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
+    this.channels.on(channel, listener);
+    return async () => {
+      this.channels.off(channel, listener);
+    };
+  }
+
   async check(): Promise<void> {
     // Always available: it lives in this process.
   }
 
   async close(): Promise<void> {
     this.lru.clear();
+    this.channels.removeAllListeners();
   }
 }

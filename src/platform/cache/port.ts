@@ -27,6 +27,16 @@ export interface Cache {
    * `undefined` is returned but not cached.
    */
   getOrSet<T>(key: string, ttlSeconds: number | undefined, loader: () => Promise<T>): Promise<T>;
+  /**
+   * Sends `message` to the subscribers of `channel` in every process sharing this cache (memory:
+   * this process only). Fire and forget: a process that is not subscribed at that moment misses it.
+   */
+  publish(channel: string, message: string): Promise<void>;
+  /**
+   * Calls `listener` for every message on `channel` until the returned function is called;
+   * resolves once the subscription is active, so later publishes are seen.
+   */
+  subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>;
   /** Readiness probe: throws {@link CacheUnavailableError} when the backend cannot be reached. */
   check(): Promise<void>;
   /** Releases connections; the instance is unusable afterwards. */

@@ -26,10 +26,15 @@ return n`;
 export class RedisCache extends JsonCache {
   readonly kind = 'redis' as const;
   private readonly redis: Redis;
+  private readonly keyPrefix: string;
   private lastError: Error | undefined;
+  /** A connection in subscriber mode can send nothing else: opened at the first subscribe. */
+  private subscriber: Redis | undefined;
+  private readonly listeners = new Map<string, Set<(message: string) => void>>();
 
   constructor(options: RedisCacheOptions) {
     super();
+    this.keyPrefix = options.keyPrefix ?? '';
     this.redis = new Redis(options.url, {
       keyPrefix: options.keyPrefix,
       // A cache should fail fast rather than queue requests through a long outage.
@@ -69,6 +74,43 @@ export class RedisCache extends JsonCache {
     }
   }
 
+  // Channels are not keys (ioredis does not prefix them), so the namespace is added here.
+  async publish(channel: string, message: string): Promise<void> {
+    await this.redis.publish(this.keyPrefix + channel, message);
+  }
+
+  async subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
+    const name = this.keyPrefix + channel;
+    const sub = this.subscriberConnection();
+    let set = this.listeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(name, set);
+      await sub.subscribe(name);
+    }
+    set.add(listener);
+    return async () => {
+      const current = this.listeners.get(name);
+      if (!current?.delete(listener) || current.size > 0) return;
+      this.listeners.delete(name);
+      if (sub.status === 'ready') await sub.unsubscribe(name);
+    };
+  }
+
+  private subscriberConnection(): Redis {
+    if (!this.subscriber) {
+      const sub = this.redis.duplicate();
+      sub.on('error', (err: Error) => {
+        this.lastError = err;
+      });
+      sub.on('message', (channel: string, message: string) => {
+        for (const listener of this.listeners.get(channel) ?? []) listener(message);
+      });
+      this.subscriber = sub;
+    }
+    return this.subscriber;
+  }
+
   async check(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -91,8 +133,13 @@ export class RedisCache extends JsonCache {
   }
 
   async close(): Promise<void> {
-    // QUIT lets pending replies arrive; with no live connection there is nothing to wait for.
-    if (this.redis.status === 'ready') await this.redis.quit();
-    else this.redis.disconnect();
+    this.listeners.clear();
+    await Promise.all([this.redis, ...(this.subscriber ? [this.subscriber] : [])].map(quit));
   }
+}
+
+/** QUIT lets pending replies arrive; with no live connection there is nothing to wait for. */
+async function quit(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') await redis.quit();
+  else redis.disconnect();
 }

@@ -16,7 +16,7 @@ import {
   type QueueStats,
 } from './dlq.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, envelope, insertEvent } from './outbox.js';
-import type { DomainEvent, EventBus, NewEvent, RetryPolicy } from './port.js';
+import type { BackgroundService, DomainEvent, EventBus, NewEvent, RetryPolicy } from './port.js';
 import { replay, type ReplayFilter } from './replay.js';
 import { DEFAULT_RETRY } from './retry.js';
 import { jobHistory, Scheduler, type JobDefinition, type JobRun } from './scheduler.js';
@@ -24,7 +24,7 @@ import { SubscriberRegistry } from './subscribers.js';
 import { Sweeper } from './sweeper.js';
 import { Worker, type WorkerMode } from './worker.js';
 
-export type { DomainEvent, EventBus, NewEvent, SubscriberDefinition } from './port.js';
+export type { BackgroundService, DomainEvent, EventBus, NewEvent, SubscriberDefinition } from './port.js';
 export type { JobDefinition, JobRun } from './scheduler.js';
 export type { DeadLetter, DeadLetterQuery, QueueStats } from './dlq.js';
 export type { ReplayFilter } from './replay.js';
@@ -76,6 +76,8 @@ export interface WorkerStatus {
 export interface IrisEventBus extends EventBus {
   readonly workerId: string;
   schedule(job: JobDefinition): void;
+  /** Runs a module's background service while the worker runs (started after it, stopped before it). */
+  runAlongside(service: BackgroundService): void;
   /** Starts delivering: the worker loops and memory-first delivery. Publishing works without it. */
   start(mode?: WorkerMode): Promise<void>;
   stop(): Promise<void>;
@@ -109,6 +111,7 @@ export function createEventBus(db: Database, logger: Logger, options: EventBusOp
   const listeners: OutcomeListener[] = [];
   const breakerStates = new Map<string, BreakerState>();
   let started = false;
+  const services: BackgroundService[] = [];
 
   const registry = new SubscriberRegistry({
     retry: { ...DEFAULT_RETRY, ...options.retry },
@@ -172,6 +175,10 @@ export function createEventBus(db: Database, logger: Logger, options: EventBusOp
       if (started) throw new Error(`schedule ${job.name} before the event bus starts`);
       scheduler.add(job);
     },
+    runAlongside(service) {
+      if (started) throw new Error(`add ${service.name} before the event bus starts`);
+      services.push(service);
+    },
     async start(mode = 'embedded') {
       if (started) return;
       await registry.persist(db);
@@ -179,6 +186,7 @@ export function createEventBus(db: Database, logger: Logger, options: EventBusOp
       started = true;
       try {
         await worker.start(mode);
+        for (const service of services) await service.start();
       } catch (error) {
         started = false;
         throw error;
@@ -191,6 +199,7 @@ export function createEventBus(db: Database, logger: Logger, options: EventBusOp
     async stop() {
       if (!started) return;
       started = false;
+      for (const service of [...services].reverse()) await service.stop();
       await worker.stop();
       log.info({ workerId }, 'event worker stopped');
     },

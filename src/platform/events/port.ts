@@ -74,5 +74,16 @@ export interface EventBus extends EventPublisher {
   subscribe(definition: SubscriberDefinition): void;
 }
 
+/**
+ * A long-running loop of a module (e.g. a per-registry dispatcher) that runs wherever the
+ * event worker runs: in `iris worker` and in the API process in embedded mode.
+ */
+export interface BackgroundService {
+  name: string;
+  start(): Promise<void> | void;
+  /** Stops taking work and waits for work in flight. */
+  stop(): Promise<void>;
+}
+
 /** For code that may only read delivery state (health, metrics). */
 export type EventReader = Queryable;

@@ -78,5 +78,6 @@ export const errors = {
   unprocessable: define('IRIS_UNPROCESSABLE', 422, 'Unprocessable entity', 'processing'),
   tooManyRequests: define('IRIS_TOO_MANY_REQUESTS', 429, 'Too many requests', 'throttled'),
   internal: define('IRIS_INTERNAL', 500, 'Internal server error', 'exception'),
+  badGateway: define('IRIS_BAD_GATEWAY', 502, 'Bad gateway', 'transient'),
   unavailable: define('IRIS_UNAVAILABLE', 503, 'Service unavailable', 'transient'),
 } as const;

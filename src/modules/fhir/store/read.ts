@@ -58,12 +58,21 @@ async function fetchRow(
   return result.rows[0];
 }
 
+export interface ReadOptions {
+  /**
+   * False for reads made by the platform on its own behalf to act on a record (e.g. building a
+   * registry message), where the action itself is audited instead. Default true.
+   */
+  audit?: boolean;
+}
+
 export async function readResource(
   rt: FhirRuntime,
   ctx: CallContext,
   type: string,
   id: string,
   q: Queryable = rt.db,
+  options: ReadOptions = {},
 ): Promise<ReadResult> {
   const row = await fetchRow(q, ctx.scope, 'fhir_resource', type, id);
   if (!row) throw errors.notFound(`${type}/${id} is not known`);
@@ -73,17 +82,18 @@ export async function readResource(
       'last-modified': row.last_updated.toUTCString(),
     });
   }
-  await audit(
-    rt,
-    ctx,
-    {
-      action: 'fhir.read',
-      outcome: 'success',
-      patientIds: row.patients,
-      resource: { type, id, versionId: String(row.version) },
-    },
-    q === rt.db ? undefined : q,
-  );
+  if (options.audit !== false)
+    await audit(
+      rt,
+      ctx,
+      {
+        action: 'fhir.read',
+        outcome: 'success',
+        patientIds: row.patients,
+        resource: { type, id, versionId: String(row.version) },
+      },
+      q === rt.db ? undefined : q,
+    );
   return { resource: decode(rt, row), versionId: String(row.version), lastUpdated: row.last_updated };
 }
 
@@ -94,6 +104,7 @@ export async function vreadResource(
   id: string,
   versionId: string,
   q: Queryable = rt.db,
+  options: ReadOptions = {},
 ): Promise<ReadResult> {
   const version = Number(versionId);
   if (!Number.isSafeInteger(version) || version < 1)
@@ -101,11 +112,17 @@ export async function vreadResource(
   const row = await fetchRow(q, ctx.scope, 'fhir_resource_history', type, id, version);
   if (!row) throw errors.notFound(`${type}/${id} has no version ${versionId}`);
   if (row.deleted) throw errors.gone(`${type}/${id} version ${versionId} is a deletion`);
-  await audit(
-    rt,
-    ctx,
-    { action: 'fhir.vread', outcome: 'success', patientIds: row.patients, resource: { type, id, versionId } },
-    q === rt.db ? undefined : q,
-  );
+  if (options.audit !== false)
+    await audit(
+      rt,
+      ctx,
+      {
+        action: 'fhir.vread',
+        outcome: 'success',
+        patientIds: row.patients,
+        resource: { type, id, versionId },
+      },
+      q === rt.db ? undefined : q,
+    );
   return { resource: decode(rt, row), versionId, lastUpdated: row.last_updated };
 }

@@ -1,0 +1,102 @@
+import type { Migration } from '../../platform/db/migrations.js';
+
+/** Tables of the registry module. Released migrations never change; add new ones instead. */
+export const registryMigrations: Migration[] = [
+  {
+    id: 'registry/0001_init',
+    sql: `
+-- One row per immunization information system this installation reports to.
+CREATE TABLE registry_endpoints (
+  id uuid PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  transport text NOT NULL CHECK (transport IN ('cdc-soap', 'fhir')),
+  url text NOT NULL,
+  sender_application text NOT NULL,
+  sender_facility text NOT NULL,
+  receiver_application text NOT NULL,
+  receiver_facility text NOT NULL,
+  processing_id text NOT NULL CHECK (processing_id IN ('P', 'T', 'D')),
+  -- Credentials are sealed JSON (AES-256-GCM, keyring data-encryption key credentials_kid).
+  credentials_kind text NOT NULL CHECK (credentials_kind IN ('soap', 'oauth2', 'hmac', 'none')),
+  credentials_kid text,
+  credentials_sealed text,
+  timeout_ms integer NOT NULL,
+  rate_limit_per_second integer NOT NULL,
+  max_concurrent integer NOT NULL,
+  max_attempts integer NOT NULL,
+  enabled boolean NOT NULL,
+  revision integer NOT NULL DEFAULT 1,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The durable work queue and the truth about each dose's registry status.
+CREATE TABLE registry_submissions (
+  id uuid PRIMARY KEY,
+  -- Creation order: submissions of one dose go out in this order.
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  endpoint_id uuid NOT NULL REFERENCES registry_endpoints (id) ON DELETE RESTRICT,
+  immunization_id text NOT NULL,
+  immunization_version integer NOT NULL,
+  patient_id text,
+  operation text NOT NULL CHECK (operation IN ('submit', 'delete')),
+  control_id text NOT NULL UNIQUE,
+  status text NOT NULL CHECK (status IN
+    ('pending', 'sent', 'accepted', 'accepted_with_warnings', 'rejected', 'failed', 'superseded')),
+  -- import: a dose pulled from this registry, recorded as already there so it is not sent back.
+  trigger text NOT NULL CHECK (trigger IN ('event', 'manual', 'resubmit', 'import')),
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  lease_owner text,
+  lease_until timestamptz,
+  ack_code text,
+  registry_errors jsonb NOT NULL DEFAULT '[]',
+  last_error text,
+  -- Rejected and failed submissions are work items until someone resolves or resubmits them.
+  work_item text CHECK (work_item IN ('open', 'resolved')),
+  resolved_by text,
+  resolved_at timestamptz,
+  requested_by text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  sent_at timestamptz,
+  completed_at timestamptz
+);
+-- An event is turned into at most one submission per registry, however often it is delivered.
+CREATE UNIQUE INDEX registry_submissions_event_once
+  ON registry_submissions (endpoint_id, immunization_id, immunization_version, operation)
+  WHERE trigger IN ('event', 'import');
+CREATE INDEX registry_submissions_due
+  ON registry_submissions (endpoint_id, next_attempt_at) WHERE status IN ('pending', 'sent');
+CREATE INDEX registry_submissions_immunization ON registry_submissions (immunization_id, seq);
+CREATE INDEX registry_submissions_open_per_dose
+  ON registry_submissions (endpoint_id, immunization_id, seq) WHERE status IN ('pending', 'sent');
+CREATE INDEX registry_submissions_work ON registry_submissions (status, created_at) WHERE work_item = 'open';
+
+-- Every call made for a submission: when, how long, what came back (never message bodies).
+CREATE TABLE registry_attempts (
+  submission_id uuid NOT NULL REFERENCES registry_submissions (id) ON DELETE CASCADE,
+  attempt integer NOT NULL,
+  started_at timestamptz NOT NULL,
+  latency_ms integer NOT NULL,
+  outcome text NOT NULL,
+  detail text,
+  PRIMARY KEY (submission_id, attempt)
+);
+
+-- Each pull of a patient's history from a registry, and what reconciliation did with it.
+CREATE TABLE registry_queries (
+  id uuid PRIMARY KEY,
+  endpoint_id uuid NOT NULL REFERENCES registry_endpoints (id) ON DELETE RESTRICT,
+  patient_id text NOT NULL,
+  control_id text NOT NULL,
+  status text NOT NULL,
+  doses_found integer NOT NULL DEFAULT 0,
+  doses_matched integer NOT NULL DEFAULT 0,
+  doses_imported integer NOT NULL DEFAULT 0,
+  requested_by text,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX registry_queries_patient ON registry_queries (patient_id, created_at);
+`,
+  },
+];
