@@ -71,6 +71,7 @@ async function main(): Promise<number> {
     moduleSuite(ROOT, 'audit', 'audit.bench.ts', 'runAuditBench'),
     moduleSuite(ROOT, 'fhir', 'fhir.bench.ts', 'runFhirBench'),
     moduleSuite(ROOT, 'forecast', 'forecast.bench.ts', 'runForecastBench'),
+    moduleSuite(ROOT, 'registry', 'registry.bench.ts', 'runRegistryBench'),
   ];
 
   const backend = describeBackend();
