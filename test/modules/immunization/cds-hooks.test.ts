@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { testApp, type TestApp } from '../../helpers/app.js';
+import type { FastifyInstance } from 'fastify';
+import { registerImmunizationRoutes } from '../../../src/modules/immunization/routes.js';
+import { createHttpApp } from '../../../src/platform/http/app.js';
+import { createMetrics } from '../../../src/platform/observability/metrics.js';
+import type { TestApp } from '../../helpers/app.js';
+import { testCdsClient, type TestCdsClient } from './cds-client.js';
+import { bearer, immunizationApp, tokenFor } from './helpers.js';
 
 const CVX = 'http://hl7.org/fhir/sid/cvx';
 const patient = { resourceType: 'Patient', id: 'p7', gender: 'male', birthDate: '2023-02-01' };
@@ -34,6 +40,10 @@ describe('CDS Hooks', () => {
   let t: TestApp;
   let fhir: Server;
   let fhirUrl: string;
+  let ehr: TestCdsClient;
+  let token: string;
+  let audience: string;
+  let routesOnly: FastifyInstance;
   const seenAuth: string[] = [];
 
   before(async () => {
@@ -53,15 +63,103 @@ describe('CDS Hooks', () => {
     await once(fhir, 'listening');
     const address = fhir.address();
     fhirUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/fhir`;
-    t = await testApp({ CDS_HOOKS_FHIR_SERVERS: fhirUrl });
+    ehr = await testCdsClient();
+    t = await immunizationApp({ CDS_HOOKS_FHIR_SERVERS: fhirUrl, CDS_HOOKS_CLIENTS: ehr.env });
+    token = await tokenFor(t, ['nurse'], { organizationId: 'org1' });
+    audience = `${t.config.http.publicUrl.replace(/\/+$/, '')}/cds-services/immunization-forecast`;
+    // The app-wide authentication hook refuses every bearer token IRIS did not issue before a
+    // route runs, so client JWTs are checked here on the module's routes mounted without it.
+    const { ctx } = t.runtime;
+    routesOnly = await createHttpApp({
+      config: t.config,
+      logger: ctx.logger,
+      metrics: createMetrics(() => ctx.db.stats()),
+      version: 'test',
+    });
+    await routesOnly.register(async (scope) => registerImmunizationRoutes(scope, ctx));
+    await routesOnly.ready();
   });
   after(async () => {
+    await routesOnly.close();
     await t.close();
+    await ehr.close();
     fhir.close();
   });
 
-  const call = (body: unknown) =>
-    t.app.inject({ method: 'POST', url: '/cds-services/immunization-forecast', payload: body as object });
+  const call = (body: unknown, authorization: Record<string, string> | null = bearer(token)) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/cds-services/immunization-forecast',
+      headers: authorization ?? {},
+      payload: body as object,
+    });
+  const callWithClientJwt = async (jwt: string) =>
+    routesOnly.inject({
+      method: 'POST',
+      url: '/cds-services/immunization-forecast',
+      headers: bearer(jwt),
+      payload: prefetched,
+    });
+  const prefetched = {
+    hook: 'patient-view',
+    hookInstance: 'c0ffee00-dfbe-44ad-ba6d-3e05e953b2ea',
+    context: { patientId: 'p7' },
+    prefetch: { patient, immunizations: searchset },
+  };
+
+  test('a CDS client JWT signed by a key of its configured JWKS gets cards', async () => {
+    const res = await callWithClientJwt(await ehr.sign(audience));
+    assert.equal(res.statusCode, 200, res.body);
+    assert.ok(res.json().cards.length > 0);
+  });
+
+  test('expired, wrong audience, unknown issuer, bad signature and replayed client JWTs get 401', async () => {
+    const past = Math.floor(Date.now() / 1000) - 900;
+    const replayed = await ehr.sign(audience);
+    assert.equal((await callWithClientJwt(replayed)).statusCode, 200);
+    const refused = {
+      expired: await ehr.sign(audience, { issuedAt: past, lifetimeSeconds: 120 }),
+      wrongAudience: await ehr.sign('https://elsewhere.example/cds-services/immunization-forecast'),
+      unknownIssuer: await ehr.sign(audience, { issuer: 'https://stranger.example' }),
+      badSignature: await ehr.sign(audience, { key: await ehr.otherKey() }),
+      replayed,
+    };
+    for (const [what, jwt] of Object.entries(refused)) {
+      const res = await callWithClientJwt(jwt);
+      assert.equal(res.statusCode, 401, `${what}: ${res.body}`);
+      assert.match(String(res.headers['content-type']), /json/, what);
+      assert.equal(res.json().status, 401, what);
+    }
+  });
+
+  test('a service call without a token is 401; without immunization:read is 403; discovery is public', async () => {
+    assert.equal((await call(prefetched, null)).statusCode, 401);
+    // Mounted alone, the route's own guard still checks IRIS tokens.
+    assert.equal(
+      (
+        await routesOnly.inject({
+          method: 'POST',
+          url: '/cds-services/immunization-forecast',
+          payload: prefetched,
+        })
+      ).statusCode,
+      401,
+    );
+    assert.equal(
+      (
+        await routesOnly.inject({
+          method: 'POST',
+          url: '/cds-services/immunization-forecast',
+          headers: bearer(token),
+          payload: prefetched,
+        })
+      ).statusCode,
+      200,
+    );
+    const registrar = await tokenFor(t, ['registrar'], { organizationId: 'org1' });
+    assert.equal((await call(prefetched, bearer(registrar))).statusCode, 403);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/cds-services' })).statusCode, 200);
+  });
 
   test('discovery lists the patient-view service with its prefetch templates', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/cds-services' });
@@ -139,6 +237,7 @@ describe('CDS Hooks', () => {
     const unknown = await t.app.inject({
       method: 'POST',
       url: '/cds-services/nope',
+      headers: bearer(token),
       payload: { hook: 'patient-view', hookInstance: 'x', context: { patientId: 'p' } },
     });
     assert.equal(unknown.statusCode, 404);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ImmunizationEvaluation, ImmunizationRecommendation, Parameters } from 'fhir/r4.js';
 import { runForecast } from '../../../src/modules/immunization/cdsi/index.js';
-import { testApp, type TestApp } from '../../helpers/app.js';
+import type { TestApp } from '../../helpers/app.js';
+import { bearer, immunizationApp, tokenFor } from './helpers.js';
 
 const CVX = 'http://hl7.org/fhir/sid/cvx';
 
@@ -36,18 +37,31 @@ function request(...doses: ReturnType<typeof immunization>[]): Parameters {
 
 describe('POST /fhir/$immds-forecast', () => {
   let t: TestApp;
+  let token: string;
   before(async () => {
-    t = await testApp();
+    t = await immunizationApp();
+    token = await tokenFor(t, ['nurse'], { organizationId: 'org1' });
   });
   after(() => t.close());
 
-  const post = (body: unknown) =>
+  const post = (body: unknown, as: string | null = token) =>
     t.app.inject({
       method: 'POST',
       url: '/fhir/$immds-forecast',
-      headers: { 'content-type': 'application/fhir+json' },
+      headers: { 'content-type': 'application/fhir+json', ...(as ? bearer(as) : {}) },
       payload: JSON.stringify(body),
     });
+
+  test('needs an access token granting immunization:read', async () => {
+    const body = request(immunization('dtap1', '20', '2024-03-10'));
+    const anonymous = await post(body, null);
+    assert.equal(anonymous.statusCode, 401);
+    assert.equal(anonymous.json().resourceType, 'OperationOutcome');
+    const registrar = await tokenFor(t, ['registrar'], { organizationId: 'org1' });
+    assert.equal((await post(body, registrar)).statusCode, 403);
+    const integration = await tokenFor(t, ['integration'], { organizationId: 'org1' });
+    assert.equal((await post(body, integration)).statusCode, 200);
+  });
 
   test('answers one recommendation per vaccine group and one evaluation per dose and group', async () => {
     const body = request(

@@ -73,16 +73,13 @@ function recommendationOf(
   assessmentDate: string,
 ): ImmunizationRecommendationRecommendation {
   const code = recommendationStatusCode(group.status, group, assessmentDate);
+  const coding = group.recommendedCvx.map((cvx) => {
+    const display = refs.cvxDescription(cvx);
+    return { system: CVX_SYSTEM, code: cvx, ...(display ? { display } : {}) };
+  });
   const recommendation: ImmunizationRecommendationRecommendation = {
-    vaccineCode: [
-      {
-        coding: group.recommendedCvx.map((cvx) => {
-          const display = refs.cvxDescription(cvx);
-          return { system: CVX_SYSTEM, code: cvx, ...(display ? { display } : {}) };
-        }),
-        text: group.vaccineGroup,
-      },
-    ],
+    // FHIR forbids empty arrays: a complete series names no vaccine to give.
+    vaccineCode: [{ ...(coding.length > 0 ? { coding } : {}), text: group.vaccineGroup }],
     forecastStatus: {
       ...(code ? { coding: [{ system: RECOMMENDATION_STATUS_SYSTEM, code }] } : {}),
       text: group.status,
