@@ -3,6 +3,7 @@
 // The simulator runs in its own process. Uses DATABASE_URL when set, else embedded PGlite.
 // Standalone: node --import tsx bench/registry.bench.ts   (BENCH_REGISTRY_SUBMISSIONS=100000)
 import { spawn } from 'node:child_process';
+import type { Immunization, Patient } from 'fhir/r4.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,10 +25,14 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function startSimulator(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'tools/registry-sim/main.ts'), '--port', '0'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'tools/registry-sim/main.ts'), '--port', '0'],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -63,7 +68,7 @@ export async function runRegistryBench(): Promise<Row[]> {
         name: [{ family: 'Bench', given: ['Reg'] }],
         gender: 'female',
         birthDate: '2019-01-01',
-      }),
+      } as Patient),
     );
     for (let i = 0; i < DOSES; i += 100) {
       await ctx.db.transaction(async (tx) => {
@@ -76,7 +81,7 @@ export async function runRegistryBench(): Promise<Row[]> {
             patient: { reference: 'Patient/bench-p' },
             occurrenceDateTime: '2019-01-02',
             primarySource: false,
-          });
+          } as Immunization);
         }
       });
     }
