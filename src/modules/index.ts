@@ -6,4 +6,10 @@ import { immunizationModule } from './immunization/index.js';
 import { registryModule } from './registry/index.js';
 
 /** The composition of the product: every domain module, in dependency order. */
-export const modules: IrisModule[] = [authModule, createAuditModule(), fhirModule, immunizationModule, registryModule];
+export const modules: IrisModule[] = [
+  authModule,
+  createAuditModule(),
+  fhirModule,
+  immunizationModule,
+  registryModule,
+];
