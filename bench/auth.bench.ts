@@ -25,6 +25,8 @@ export interface AuthBenchRow {
 interface ServerInfo {
   url: string;
   token: string;
+  /** One session per connection, as real clients have: concurrent requests of one session share a lookup. */
+  sessionTokens: string[];
   email: string;
   password: string;
 }
@@ -36,14 +38,23 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 async function serve(): Promise<void> {
   const { authHarness, STRONG_PASSWORD } = await import('../test/modules/auth/harness.js');
   const { DEFAULT_PASSWORD_HASH } = await import('../src/modules/auth/options.js');
+  // BENCH_SESSION_LOCAL_CACHE_SECONDS=0 measures without the in-process session layer.
+  const local = process.env.BENCH_SESSION_LOCAL_CACHE_SECONDS;
   const h = await authHarness(
-    { passwordHash: DEFAULT_PASSWORD_HASH, mfaRequiredRoles: [] },
+    {
+      passwordHash: DEFAULT_PASSWORD_HASH,
+      mfaRequiredRoles: [],
+      ...(local ? { sessionLocalCacheSeconds: Number(local) } : {}),
+    },
     { RATE_LIMIT_MAX: '1000000000', LOG_LEVEL: 'warn' },
   );
   const user = await h.user(['nurse'], { organizationId: 'org1' });
   const token = await h.token(user);
+  const sessionTokens: string[] = [];
+  for (let i = 0; i < CONNECTIONS; i += 1)
+    sessionTokens.push((await h.auth.admin.operatorToken(user.email, 900)).token);
   const url = await h.app.listen({ host: '127.0.0.1', port: 0 });
-  const info: ServerInfo = { url, token, email: user.email, password: STRONG_PASSWORD };
+  const info: ServerInfo = { url, token, sessionTokens, email: user.email, password: STRONG_PASSWORD };
   process.stdout.write(`${JSON.stringify(info)}\n`);
   process.once('SIGTERM', () => {
     void h.close().then(() => process.exit(0));
@@ -57,14 +68,35 @@ async function rssMb(pid: number): Promise<number> {
 }
 
 function load(
-  options: { url: string; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string },
+  options: {
+    url: string;
+    method?: 'GET' | 'POST';
+    headers?: Record<string, string>;
+    body?: string;
+    /** Bearer tokens handed out one per connection. */
+    tokens?: string[];
+  },
   seconds: number,
   connections: number,
 ): Promise<{ rps: number; p50Ms: number; p99Ms: number; failed: number }> {
   const micros = createHistogram();
+  const { tokens, ...request } = options;
+  let next = 0;
   return new Promise((resolve, reject) => {
     const instance = autocannon(
-      { ...options, duration: seconds, connections, timeout: 30 },
+      {
+        ...request,
+        duration: seconds,
+        connections,
+        timeout: 30,
+        ...(tokens
+          ? {
+              setupClient: (client: autocannon.Client) => {
+                client.setHeaders({ authorization: `Bearer ${tokens[next++ % tokens.length]}` });
+              },
+            }
+          : {}),
+      },
       (error, result) => {
         if (error) reject(error);
         else
@@ -118,7 +150,7 @@ export async function runAuthBench(): Promise<AuthBenchRow[]> {
     });
     const pid = child.pid as number;
     const open = { url: `${info.url}/probe/public` };
-    const authed = { url: `${info.url}/probe/noop`, headers: { authorization: `Bearer ${info.token}` } };
+    const authed = { url: `${info.url}/probe/noop`, tokens: info.sessionTokens };
     // Alternating runs, best of each: the two rows see the same machine load.
     const best = (a: AuthBenchRow, b: AuthBenchRow) => (a.opsPerSec >= b.opsPerSec ? a : b);
     let openRow = await measure('unauthenticated no-op request', pid, open, CONNECTIONS);

@@ -82,4 +82,43 @@ describe('configuration', () => {
     assert.equal(config.keysConfigured, true);
     assert.equal(config.keysDir, '/run/secrets/iris-keys');
   });
+
+  test('identity settings: MFA roles and first administrator, with their defaults', () => {
+    const defaults = loadConfig({});
+    assert.deepEqual(defaults.auth.mfaRequiredRoles, [
+      'system_admin',
+      'security_officer',
+      'physician',
+      'nurse',
+      'pharmacist',
+    ]);
+    assert.equal(defaults.auth.adminEmail, 'admin@iris.local');
+    const set = loadConfig({
+      IRIS_MFA_REQUIRED_ROLES: ' physician, nurse ',
+      IRIS_ADMIN_EMAIL: 'Ops@Example.org',
+    });
+    assert.deepEqual(set.auth.mfaRequiredRoles, ['physician', 'nurse']);
+    assert.equal(set.auth.adminEmail, 'ops@example.org');
+    assert.deepEqual(loadConfig({ IRIS_MFA_REQUIRED_ROLES: '' }).auth.mfaRequiredRoles, []);
+  });
+
+  test('bad identity settings name the variable, the rule and the value', () => {
+    assert.throws(() => loadConfig({ IRIS_MFA_REQUIRED_ROLES: 'physician;nurse' }), {
+      name: 'ConfigError',
+      message:
+        'IRIS_MFA_REQUIRED_ROLES must be a comma-separated list of role names (lower case letters, digits and _), e.g. physician,nurse (got "physician;nurse")',
+    });
+    assert.throws(
+      () => loadConfig({ IRIS_MFA_REQUIRED_ROLES: 'Physician' }),
+      /^ConfigError: IRIS_MFA_REQUIRED_ROLES must be a comma-separated list of role names/,
+    );
+    assert.throws(() => loadConfig({ IRIS_ADMIN_EMAIL: 'admin' }), {
+      name: 'ConfigError',
+      message: 'IRIS_ADMIN_EMAIL must be an email address such as admin@example.org (got "admin")',
+    });
+    assert.throws(
+      () => loadConfig({ IRIS_ADMIN_EMAIL: 'a b@example.org' }),
+      /^ConfigError: IRIS_ADMIN_EMAIL must be an email address/,
+    );
+  });
 });

@@ -16,6 +16,11 @@ export interface AuthOptions {
   sessionMaxAgeSeconds: number;
   /** How long a session's state is cached; revocation clears the entry at once. */
   sessionCacheSeconds: number;
+  /**
+   * How long each process also keeps it in memory (saves the Redis round trip per request); drops
+   * are broadcast over the cache's pub/sub, so revocation still applies at once. 0 turns it off.
+   */
+  sessionLocalCacheSeconds: number;
   clockToleranceSeconds: number;
   /** argon2id parameters; hashes made with others are upgraded at the next login. */
   passwordHash: PasswordHashParams;
@@ -43,33 +48,10 @@ export interface AuthOptions {
 /** OWASP's argon2id baseline (19 MiB, t=2, p=1): about 0.1 s per hash on one core. */
 export const DEFAULT_PASSWORD_HASH: PasswordHashParams = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
-export const DEFAULT_MFA_REQUIRED_ROLES = [
-  'system_admin',
-  'security_officer',
-  'physician',
-  'nurse',
-  'pharmacist',
-];
-
 const MAX_ACCESS_TTL = 15 * 60;
 
-function csv(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  return value
-    .split(',')
-    .map((v) => v.trim())
-    .filter((v) => v.length > 0);
-}
-
-/**
- * Options from the platform configuration plus the module's own variables:
- * `IRIS_MFA_REQUIRED_ROLES` (comma-separated role names) and `IRIS_ADMIN_EMAIL`.
- */
-export function authOptions(
-  config: Config,
-  overrides: Partial<AuthOptions> = {},
-  env: NodeJS.ProcessEnv = process.env,
-): AuthOptions {
+/** Options from the validated platform configuration (`config.auth` holds the module's variables). */
+export function authOptions(config: Config, overrides: Partial<AuthOptions> = {}): AuthOptions {
   const base = config.http.publicUrl.replace(/\/+$/, '');
   const options: AuthOptions = {
     issuer: base,
@@ -77,9 +59,10 @@ export function authOptions(
     accessTokenTtlSeconds: MAX_ACCESS_TTL,
     sessionMaxAgeSeconds: 12 * 3600,
     sessionCacheSeconds: 30,
+    sessionLocalCacheSeconds: 3,
     clockToleranceSeconds: 5,
     passwordHash: DEFAULT_PASSWORD_HASH,
-    mfaRequiredRoles: csv(env.IRIS_MFA_REQUIRED_ROLES) ?? DEFAULT_MFA_REQUIRED_ROLES,
+    mfaRequiredRoles: config.auth.mfaRequiredRoles,
     accountLockout: { threshold: 5, baseSeconds: 60, maxSeconds: 3600 },
     ipLockout: { threshold: 50, windowSeconds: 900, baseSeconds: 60, maxSeconds: 3600 },
     resetTokenTtlSeconds: 30 * 60,
@@ -89,7 +72,7 @@ export function authOptions(
     breakGlassMaxMinutes: 60,
     resetUrl: `${base}/reset-password`,
     bootstrapAdmin: config.env === 'development',
-    bootstrapAdminEmail: env.IRIS_ADMIN_EMAIL ?? 'admin@iris.local',
+    bootstrapAdminEmail: config.auth.adminEmail,
     cacheNamespace: 'auth',
     ...overrides,
   };

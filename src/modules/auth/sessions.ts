@@ -3,6 +3,7 @@ import type { Queryable, Transaction } from '../../platform/db/types.js';
 import type { AccessRule } from './access-rules.js';
 import { auditEntry, cacheKeys, publish, type AuthDeps, type RequestMeta } from './deps.js';
 import { effectiveAccess, userRoles, type RoleScope } from './rbac.js';
+import { LocalSessionCache } from './session-cache.js';
 import { opaqueToken, sha256 } from './secrets.js';
 import { unauthorized } from './tokens.js';
 import type { Actor } from '../../platform/events/port.js';
@@ -94,7 +95,16 @@ export async function rulesFor(q: Queryable, userId: string | null, roles: strin
 }
 
 export class SessionStore {
-  constructor(private readonly deps: AuthDeps) {}
+  private readonly local: LocalSessionCache<SessionSnapshot>;
+
+  constructor(private readonly deps: AuthDeps) {
+    this.local = new LocalSessionCache(
+      deps.cache,
+      deps.options.cacheNamespace,
+      deps.options.sessionLocalCacheSeconds,
+      deps.logger,
+    );
+  }
 
   /** Opens a session and its first refresh token (none for CLI sessions). */
   async create(
@@ -226,11 +236,15 @@ export class SessionStore {
     return ids;
   }
 
-  /** Drops cached session state (after a change to what it holds). */
+  /**
+   * Drops cached session state (after a change to what it holds) in the shared cache first, then
+   * in every process, so no process can refill its memory from a stale shared entry.
+   */
   async forget(sessionIds: readonly string[]): Promise<void> {
     await Promise.all(
       sessionIds.map((id) => this.deps.cache.delete(cacheKeys(this.deps.options.cacheNamespace).session(id))),
     );
+    await this.local.invalidate(sessionIds);
   }
 
   /** Drops the cached state of every live session of some users (roles, grants, rules changed). */
@@ -271,12 +285,17 @@ export class SessionStore {
     }));
   }
 
-  /** The session's state from the cache, or loaded (and its last use noted) on a miss. */
+  /**
+   * The session's state from this process's memory, the shared cache, or loaded (and its last use
+   * noted) on a miss. Callers treat it as read-only: one object serves every request of the session.
+   */
   snapshot(sessionId: string): Promise<SessionSnapshot | null> {
-    return this.deps.cache.getOrSet(
-      cacheKeys(this.deps.options.cacheNamespace).session(sessionId),
-      this.deps.options.sessionCacheSeconds,
-      () => this.load(sessionId),
+    return this.local.get(sessionId, () =>
+      this.deps.cache.getOrSet(
+        cacheKeys(this.deps.options.cacheNamespace).session(sessionId),
+        this.deps.options.sessionCacheSeconds,
+        () => this.load(sessionId),
+      ),
     );
   }
 

@@ -6,6 +6,8 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Secret, TOTP } from 'otpauth';
 import { loadConfig } from '../../../src/config.js';
+import { createAuditModule } from '../../../src/modules/audit/index.js';
+import { createFhirModule } from '../../../src/modules/fhir/index.js';
 import { authMigrations } from '../../../src/modules/auth/schema.js';
 import { createAuth, type Auth } from '../../../src/modules/auth/wiring.js';
 import type { AuthOptions } from '../../../src/modules/auth/options.js';
@@ -16,6 +18,7 @@ import type { AccessGuards } from '../../../src/platform/auth/port.js';
 import { fhirPermission } from '../../../src/platform/auth/port.js';
 import type { AppContext } from '../../../src/platform/context.js';
 import { migrate } from '../../../src/platform/db/migrations.js';
+import type { DatabaseHandle } from '../../../src/platform/db/open.js';
 import type { Queryable, Transaction } from '../../../src/platform/db/types.js';
 import type { DomainEvent, EventPublisher, NewEvent } from '../../../src/platform/events/port.js';
 import { createHttpApp } from '../../../src/platform/http/app.js';
@@ -173,17 +176,32 @@ export interface TestUser {
   password: string;
 }
 
+/** Where a harness keeps its state and which product routes it mounts besides the probes. */
+export interface HarnessSetup {
+  /**
+   * The database; default {@link testDatabase}: in-memory PGlite offline, a fresh schema on
+   * DATABASE_URL in the integration suite. A handle passed in is shared, not closed.
+   */
+  database?: DatabaseHandle;
+  /** Redis for the cache (and the session invalidation channel); default REDIS_URL, if set. */
+  redisUrl?: string;
+  /** Also mount the FHIR and audit modules' routes behind this harness's guards. */
+  fhir?: boolean;
+}
+
 export async function authHarness(
   options: Partial<AuthOptions> = {},
   env: Record<string, string> = {},
+  setup: HarnessSetup = {},
 ): Promise<Harness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'iris-auth-test-'));
+  const redisUrl = setup.redisUrl ?? process.env.REDIS_URL;
   const config = loadConfig({
     NODE_ENV: 'test',
     IRIS_DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     RATE_LIMIT_MAX: '100000',
-    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
@@ -198,13 +216,14 @@ export async function authHarness(
   const runtime = await openRuntime(config, logger, {
     server: true,
     migrate: true,
-    database: await testDatabase(),
+    database: setup.database ? { ...setup.database, close: async () => {} } : await testDatabase(),
   });
   const ctx = runtime.ctx;
   await migrate(ctx.db, authMigrations);
   await ctx.db.exec(`CREATE TABLE IF NOT EXISTS probe_immunizations (patient_id text, organization_id text);
-    INSERT INTO probe_immunizations VALUES ('p-org1-a', 'org1'), ('p-org1-a', 'org1'), ('p-org1-b', 'org1'),
-      ('p-org2-a', 'org2'), ('p-org2-b', 'org2');`);
+    INSERT INTO probe_immunizations SELECT * FROM (VALUES ('p-org1-a', 'org1'), ('p-org1-a', 'org1'),
+      ('p-org1-b', 'org1'), ('p-org2-a', 'org2'), ('p-org2-b', 'org2')) AS v
+     WHERE NOT EXISTS (SELECT 1 FROM probe_immunizations);`);
   const events = new RecordingEvents();
   const audit = new RecordingAudit();
   const mail = new RecordingMail();
@@ -228,6 +247,14 @@ export async function authHarness(
   app.addHook('onRequest', auth.guards.hook);
   await app.register(async (scope) => registerAuthRoutes(scope, auth.service, auth.admin));
   registerProbeRoutes(app, auth.guards, ctx.db);
+  if (setup.fhir) {
+    const fhir = createFhirModule({ access: { guards: auth.guards } });
+    const audit = createAuditModule({ guard: (permission) => auth.guards.require(permission) });
+    await app.register(async (scope) => {
+      await fhir.routes?.(scope, ctx);
+      await audit.routes?.(scope, ctx);
+    });
+  }
   await app.ready();
 
   let n = 0;
