@@ -2,6 +2,7 @@ import type { Bundle, FhirResource } from 'fhir/r4.js';
 import { FHIR_JSON } from '../../../platform/http/error-response.js';
 import { errors } from '../../../platform/http/errors.js';
 import { callContext, guardFor, type Query } from '../http/request.js';
+import { patientCompartmentTypes } from '../definitions/compartment.js';
 import { ROW_COLUMNS, type Row } from '../repo.js';
 import { DEFAULT_COUNT, MAX_COUNT, splitValues } from '../search/parse.js';
 import { Params, scopeSql } from '../search/scope.js';
@@ -26,6 +27,12 @@ export function registerEverything({ app, rt, access, caps }: RouteDeps): void {
       await readResource(rt, ctx, 'Patient', id);
       const params = new Params();
       const where = [`c.patient_id = ${params.add(id)}`, 'NOT r.deleted', scopeSql(ctx.scope, 'r', params)];
+      // Only the types the caller may read: a demographics-only role gets the Patient, not the chart.
+      const { can } = ctx;
+      if (can) {
+        const readable = patientCompartmentTypes().filter((t) => can(t, 'read'));
+        where.push(`r.resource_type = ANY(${params.add(['Patient', ...readable])}::text[])`);
+      }
       const since = one(q._since);
       if (since) {
         if (Number.isNaN(new Date(since).getTime())) throw errors.badRequest('_since must be an instant');

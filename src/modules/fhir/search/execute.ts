@@ -107,7 +107,10 @@ export async function runSearch(
   if (outcome.total === undefined && !cursor && !more) outcome.total = rows.length;
 
   outcome.matches = rows.map((row) => decode(rt, row));
-  const included = await loadIncludes(rt, ctx.scope, request, rows, q);
+  // Included types need their own read permission: _revinclude must not widen what a role sees.
+  const included = (await loadIncludes(rt, ctx.scope, request, rows, q)).filter(
+    (row) => !ctx.can || ctx.can(row.resource_type, 'read'),
+  );
   outcome.included = included.map((row) => decode(rt, row));
 
   const patients = new Set([...rows, ...included].flatMap((r) => r.patients));
