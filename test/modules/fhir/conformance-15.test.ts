@@ -1,3 +1,0 @@
-import { conformancePart } from './conformance-cases.js';
-
-conformancePart(15, 20);
