@@ -63,6 +63,7 @@ export class Authenticator implements AccessGuards {
 
   /** onRequest hook: sets `request.principal`/`userId` when a token is sent; a bad token is a 401. */
   readonly hook: onRequestAsyncHookHandler = async (request) => {
+    if (request.routeOptions.config?.foreignBearer) return;
     await this.authenticate(request);
   };
 

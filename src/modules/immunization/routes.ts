@@ -105,6 +105,7 @@ export function registerImmunizationRoutes(app: FastifyInstance, ctx: AppContext
   app.post<{ Params: { id: string }; Body: HookRequest }>(
     '/cds-services/:id',
     {
+      config: { foreignBearer: true },
       preHandler: cdsServiceGuard(
         ctx.access,
         verifier,

@@ -32,6 +32,14 @@ declare module 'fastify' {
     /** Set by the identity module's authentication hook; absent on anonymous requests. */
     principal?: Principal;
   }
+  interface FastifyContextConfig {
+    /**
+     * The route accepts bearer tokens issued by others (e.g. CDS Hooks client JWTs) and checks
+     * them itself: the global authentication hook leaves its Authorization header alone, and
+     * the route's guards still authenticate IRIS tokens lazily.
+     */
+    foreignBearer?: boolean;
+  }
 }
 
 /** Route guards supplied by the identity module. */
