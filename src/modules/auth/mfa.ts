@@ -1,8 +1,9 @@
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import type { Keyring } from '../../platform/crypto/keyring.js';
+import { openSecret, sealSecret } from '../../platform/crypto/sealed.js';
 import type { Queryable } from '../../platform/db/types.js';
-import { decryptSecret, encryptSecret, normalizeRecoveryCode, recoveryCode, sha256 } from './secrets.js';
+import { normalizeRecoveryCode, recoveryCode, sha256 } from './secrets.js';
 
 const ISSUER = 'IRIS Health';
 const PERIOD = 30;
@@ -27,7 +28,7 @@ export class Totp {
   /** Starts (or restarts, while unconfirmed) an enrolment; the secret is stored encrypted. */
   async begin(q: Queryable, userId: string, label: string): Promise<Enrollment> {
     const secret = new Secret({ size: 20 });
-    const sealed = encryptSecret(this.keyring, secret.base32, userId);
+    const sealed = sealSecret(this.keyring, secret.base32, userId);
     await q.query(
       `INSERT INTO auth_mfa_totp (user_id, key_id, secret_enc) VALUES ($1, $2, $3)
        ON CONFLICT (user_id) DO UPDATE SET key_id = $2, secret_enc = $3, confirmed_at = NULL,
@@ -59,7 +60,9 @@ export class Totp {
     );
     const row = found.rows[0];
     if (!row) return false;
-    const secret = Secret.fromBase32(decryptSecret(this.keyring, row.key_id, row.secret_enc, userId));
+    const secret = Secret.fromBase32(
+      openSecret(this.keyring, { kid: row.key_id, value: row.secret_enc }, userId),
+    );
     const now = Date.now();
     const delta = TOTP.validate({ token: code, secret, period: PERIOD, window: WINDOW, timestamp: now });
     if (delta === null) return false;

@@ -1,12 +1,4 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  randomBytes,
-  randomInt,
-  timingSafeEqual,
-} from 'node:crypto';
-import type { Keyring } from '../../platform/crypto/keyring.js';
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 /** An opaque bearer secret: 256 random bits, with a prefix that says what it is. */
 export function opaqueToken(prefix: string): string {
@@ -48,28 +40,4 @@ export function recoveryCode(): string {
 
 export function normalizeRecoveryCode(code: string): string {
   return code.toUpperCase().replace(/[^A-Z0-9]/g, '');
-}
-
-/** AES-256-GCM under the keyring's active data-encryption key, bound to `context` (e.g. a user id). */
-export function encryptSecret(
-  keyring: Keyring,
-  plaintext: string,
-  context: string,
-): { kid: string; value: string } {
-  const key = keyring.active('data-encryption');
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key.key, iv);
-  cipher.setAAD(Buffer.from(context));
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return { kid: key.kid, value: Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url') };
-}
-
-export function decryptSecret(keyring: Keyring, kid: string, value: string, context: string): string {
-  const key = keyring.find('data-encryption', kid);
-  if (!key) throw new Error(`data-encryption key ${kid} is not in the keyring`);
-  const raw = Buffer.from(value, 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', key.key, raw.subarray(0, 12));
-  decipher.setAAD(Buffer.from(context));
-  decipher.setAuthTag(raw.subarray(12, 28));
-  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
 }

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { CapabilityStatement } from 'fhir/r4.js';
+import { testApp } from '../../helpers/app.js';
 import { fhirHarness, type FhirHarness } from './harness.js';
+
+const IMMDS_FORECAST = 'http://hl7.org/fhir/us/immds/OperationDefinition/immds-forecast';
 
 describe('FHIR CapabilityStatement', () => {
   let h: FhirHarness;
@@ -50,5 +54,32 @@ describe('FHIR CapabilityStatement', () => {
       cs.rest[0].operation.some((o: { name: string }) => o.name === 'immds-forecast'),
       false,
     );
+    const patient = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
+    assert.equal(
+      patient.operation.some((o: { name: string }) => o.name === 'immds-forecast'),
+      false,
+    );
+  });
+});
+
+describe('FHIR CapabilityStatement of the full app', () => {
+  test('lists $immds-forecast at the system level and on Patient instances, where the immunization module serves it', async () => {
+    const t = await testApp();
+    try {
+      const res = await t.app.inject({ method: 'GET', url: '/fhir/metadata' });
+      assert.equal(res.statusCode, 200, res.body);
+      const rest = (res.json() as CapabilityStatement).rest?.[0];
+      const forecast = { name: 'immds-forecast', definition: IMMDS_FORECAST };
+      assert.deepEqual(
+        rest?.operation?.filter((o) => o.name === 'immds-forecast'),
+        [forecast],
+      );
+      const byType = (type: string) =>
+        rest?.resource?.find((r) => r.type === type)?.operation?.filter((o) => o.name === 'immds-forecast');
+      assert.deepEqual(byType('Patient'), [forecast]);
+      assert.deepEqual(byType('Immunization'), []);
+    } finally {
+      await t.close();
+    }
   });
 });

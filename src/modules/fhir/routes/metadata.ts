@@ -3,18 +3,32 @@ import { FHIR_JSON } from '../../../platform/http/error-response.js';
 import { VERSION } from '../../../version.js';
 import type { RouteDeps } from './common.js';
 
-/** Operations other modules serve under /fhir, listed only when their route is registered. */
-const FOREIGN_OPERATIONS = [
+const IMMDS_FORECAST = 'http://hl7.org/fhir/us/immds/OperationDefinition/immds-forecast';
+
+/**
+ * Operations other modules serve under /fhir, listed only when their route is registered: at the
+ * system level, or on the instances of `resourceType`.
+ */
+const FOREIGN_OPERATIONS: Array<{
+  name: string;
+  method: 'GET' | 'POST';
+  url: string;
+  definition: string;
+  resourceType?: string;
+}> = [
+  { name: 'immds-forecast', method: 'POST', url: '/fhir/$immds-forecast', definition: IMMDS_FORECAST },
   {
     name: 'immds-forecast',
-    method: 'POST' as const,
-    url: '/fhir/$immds-forecast',
-    definition: 'http://hl7.org/fhir/us/immds/OperationDefinition/immds-forecast',
+    method: 'POST',
+    url: '/fhir/Patient/:id/$immds-forecast',
+    definition: IMMDS_FORECAST,
+    resourceType: 'Patient',
   },
 ];
 
 function statement(deps: RouteDeps): CapabilityStatement {
   const { rt, caps, app } = deps;
+  const foreign = FOREIGN_OPERATIONS.filter((op) => app.hasRoute({ method: op.method, url: op.url }));
   const interactions = [...caps.type].map((code) => ({ code }));
   const resources: CapabilityStatementRestResource[] = rt.registry.types().map((type) => ({
     type,
@@ -43,15 +57,18 @@ function statement(deps: RouteDeps): CapabilityStatement {
     ],
     operation: [...caps.operations]
       .filter(([, o]) => (o.type || o.instance) && (!o.types || o.types.includes(type)))
-      .map(([name]) => ({ name, definition: `http://hl7.org/fhir/OperationDefinition/Resource-${name}` })),
+      .map(([name]) => ({ name, definition: `http://hl7.org/fhir/OperationDefinition/Resource-${name}` }))
+      .concat(
+        foreign
+          .filter((op) => op.resourceType === type)
+          .map(({ name, definition }) => ({ name, definition })),
+      ),
   }));
   const systemOps = [...caps.operations]
     .filter(([, o]) => o.system)
     .map(([name]) => ({ name, definition: `http://hl7.org/fhir/OperationDefinition/${name}` }));
-  for (const op of FOREIGN_OPERATIONS) {
-    if (app.hasRoute({ method: op.method, url: op.url }))
-      systemOps.push({ name: op.name, definition: op.definition });
-  }
+  for (const op of foreign)
+    if (op.resourceType === undefined) systemOps.push({ name: op.name, definition: op.definition });
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',

@@ -71,10 +71,13 @@ async function persist(
   } as Resource;
   const rows = deleted ? null : extractIndex(resource, rt.registry, rt.blind);
   if (rows) await assertWritable(tx, ctx.scope, rows.patients, rows.organizationId);
+  // Read before writeIndex replaces the compartment rows: a delete, or an update that moves the
+  // resource to another patient, concerns the patients it belonged to as well as its new ones.
+  const before = await currentPatients(tx, type, id, previous);
+  const patientIds = [...new Set([...before, ...(rows?.patients ?? [])])];
   const sealed = rt.cipher.seal(type, id, version, JSON.stringify(resource));
   await insertVersion(tx, { type, id, version, lastUpdated, deleted, method, sealed });
   await writeIndex(tx, type, id, rows);
-  const patientIds = rows?.patients ?? (await previousPatients(tx, type, id, previous));
   await audit(
     rt,
     ctx,
@@ -110,8 +113,14 @@ async function persist(
   };
 }
 
-async function previousPatients(q: Queryable, type: string, id: string, previous?: StoredVersion) {
-  if (!previous) return [];
+/** The patients whose compartments hold the stored resource (none once deleted). */
+async function currentPatients(
+  q: Queryable,
+  type: string,
+  id: string,
+  previous?: StoredVersion,
+): Promise<string[]> {
+  if (!previous || previous.deleted) return [];
   const r = await q.query<{ patient_id: string }>(
     `SELECT DISTINCT patient_id FROM fhir_compartment WHERE resource_type = $1 AND resource_id = $2`,
     [type, id],

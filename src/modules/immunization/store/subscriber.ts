@@ -1,29 +1,16 @@
-import type { ImmunizationRecommendation } from 'fhir/r4.js';
 import type { AppContext } from '../../../platform/context.js';
 import type { DomainEvent, SubscriberDefinition } from '../../../platform/events/port.js';
-import { fhirStore, SYSTEM_CONTEXT } from '../../fhir/index.js';
 import { refreshRecommendation } from './recommendation.js';
 
 export const RECOMMENDATION_SUBSCRIBER = 'immunization.recommendation-refresh';
 
-function payloadPatients(event: DomainEvent): string[] {
+/**
+ * The patients whose forecast an Immunization change touches. The FHIR store names them all:
+ * the patient a dose belonged to before an update moved it or a delete removed it, and its new one.
+ */
+function affectedPatients(event: DomainEvent): string[] {
   const ids = event.payload.patientIds;
   return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
-}
-
-/**
- * The patients whose forecast an Immunization change touches: the ones the event names, and
- * those whose stored recommendation cites the dose (the patient it belonged to before an
- * update moved it, or before it was deleted).
- */
-async function affectedPatients(ctx: AppContext, event: DomainEvent): Promise<string[]> {
-  const citing = (await fhirStore(ctx).search(SYSTEM_CONTEXT, 'ImmunizationRecommendation', {
-    support: `Immunization/${event.aggregate.id}`,
-  })) as ImmunizationRecommendation[];
-  const cited = citing
-    .map((r) => r.patient.reference?.match(/^Patient\/([A-Za-z0-9\-.]{1,64})$/)?.[1])
-    .filter((id): id is string => id !== undefined);
-  return [...new Set([...payloadPatients(event), ...cited])];
 }
 
 /**
@@ -39,7 +26,7 @@ export function recommendationSubscriber(ctx: AppContext): SubscriberDefinition 
     orderedByAggregate: true,
     async handle(event) {
       if (event.aggregate.type !== 'Immunization') return;
-      for (const patientId of await affectedPatients(ctx, event)) {
+      for (const patientId of affectedPatients(event)) {
         await refreshRecommendation(ctx, patientId);
       }
     },
