@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config.js';
-import { fhirStore, SYSTEM_CONTEXT } from '../src/modules/fhir/index.js';
+import { createFhirStore, fhirRuntime, SYSTEM_CONTEXT } from '../src/modules/fhir/index.js';
 import { EndpointRepository } from '../src/modules/registry/endpoints.js';
 import { enqueue } from '../src/modules/registry/submissions.js';
 import { createLogger } from '../src/platform/observability/logger.js';
@@ -60,7 +60,10 @@ export async function runRegistryBench(): Promise<Row[]> {
   const { ctx } = runtime;
   const rows: Row[] = [];
   try {
-    const store = fhirStore(ctx);
+    // Setup writes skip events and audit: only the bench's own submissions should run.
+    const store = createFhirStore(
+      fhirRuntime({ db: ctx.db, keyring: ctx.keyring, baseUrl: 'http://bench.invalid/fhir' }),
+    );
     await ctx.db.transaction((tx) =>
       store.create(SYSTEM_CONTEXT, tx, {
         resourceType: 'Patient',

@@ -15,7 +15,7 @@ export { fhirRuntime, SYSTEM_CONTEXT } from './store/context.js';
 export type { CallContext, FhirDeps, FhirRuntime } from './store/context.js';
 export type { FhirAccess } from './http/request.js';
 export { registerFhirRoutes } from './routes/index.js';
-export { createFhirStore, fhirStore, type FhirStore } from './service.js';
+export { createFhirStore, fhirStore, type CreateOptions, type FhirStore } from './service.js';
 export type { ReadOptions, ReadResult } from './store/read.js';
 export type { WriteResult } from './store/write.js';
 

@@ -112,12 +112,16 @@ export async function writeIndex(
   type: string,
   id: string,
   rows: IndexRows | null,
+  /** False for a resource that never had a version: there are no rows to replace. */
+  replace = true,
 ): Promise<void> {
-  for (const table of INDEX_TABLES) {
-    await q.query(`DELETE FROM ${table} WHERE resource_type = $1 AND resource_id = $2`, [type, id]);
+  if (replace) {
+    for (const table of INDEX_TABLES) {
+      await q.query(`DELETE FROM ${table} WHERE resource_type = $1 AND resource_id = $2`, [type, id]);
+    }
+    await q.query('DELETE FROM fhir_compartment WHERE resource_type = $1 AND resource_id = $2', [type, id]);
+    if (type === 'Patient') await q.query('DELETE FROM fhir_patient_organization WHERE patient_id = $1', [id]);
   }
-  await q.query('DELETE FROM fhir_compartment WHERE resource_type = $1 AND resource_id = $2', [type, id]);
-  if (type === 'Patient') await q.query('DELETE FROM fhir_patient_organization WHERE patient_id = $1', [id]);
   if (!rows) return;
   const head = [type, id];
   const bulk = async (table: string, columns: string[], casts: string[], data: unknown[][]) => {

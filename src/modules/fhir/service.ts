@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Transaction } from '../../platform/db/types.js';
@@ -8,6 +9,7 @@ import { fhirRuntime, type CallContext, type FhirRuntime } from './store/context
 import { readResource, vreadResource, type ReadOptions, type ReadResult } from './store/read.js';
 import {
   createResource,
+  createTrusted,
   deleteResource,
   updateResource,
   type Preconditions,
@@ -30,10 +32,23 @@ export interface FhirStore {
   ): Promise<ReadResult>;
   /** Every match of a search (all pages, up to `limit`), e.g. `{ patient: 'Patient/1' }`. */
   search(ctx: CallContext, type: string, query: Query, limit?: number): Promise<Resource[]>;
-  create(ctx: CallContext, tx: Transaction, resource: Resource): Promise<WriteResult>;
+  create(
+    ctx: CallContext,
+    tx: Transaction,
+    resource: Resource,
+    options?: CreateOptions,
+  ): Promise<WriteResult>;
   update(ctx: CallContext, tx: Transaction, resource: Resource, pre?: Preconditions): Promise<WriteResult>;
   /** A new deleted version; null when there was nothing to delete. */
   delete(ctx: CallContext, tx: Transaction, type: string, id: string): Promise<WriteResult | null>;
+}
+
+export interface CreateOptions {
+  /**
+   * The resource is built by the platform from a fixed template whose validity its tests
+   * assert (e.g. a registry Provenance); validating each instance again only costs time.
+   */
+  trusted?: boolean;
 }
 
 const stores = new WeakMap<AppContext, FhirStore>();
@@ -73,7 +88,10 @@ export function createFhirStore(rt: FhirRuntime): FhirStore {
       } while (cursor && found.length < limit);
       return found.slice(0, limit);
     },
-    create: (ctx, tx, resource) => createResource(rt, ctx, tx, resource, resource.resourceType, resource.id),
+    async create(ctx, tx, resource, options = {}) {
+      if (!options.trusted) return createResource(rt, ctx, tx, resource, resource.resourceType, resource.id);
+      return createTrusted(rt, ctx, tx, { ...resource, id: resource.id ?? randomUUID() } as Resource);
+    },
     delete: (ctx, tx, type, id) => deleteResource(rt, ctx, tx, type, id),
     update: (ctx, tx, resource, pre) =>
       updateResource(rt, ctx, tx, resource, resource.resourceType, resource.id ?? '', pre),

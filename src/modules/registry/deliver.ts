@@ -35,7 +35,11 @@ export function outboundPatient(patient: Patient, facility: string): Patient {
 }
 
 /** Reads what a submission sends: the queued version, or for a delete the version before it. */
-export async function loadSubmissionData(store: FhirStore, row: SubmissionRow): Promise<SubmissionData> {
+export async function loadSubmissionData(
+  store: FhirStore,
+  row: SubmissionRow,
+  patients: Map<string, Promise<Patient>> = new Map(),
+): Promise<SubmissionData> {
   const version = row.operation === 'delete' ? row.immunization_version - 1 : row.immunization_version;
   if (version < 1) throw new MissingDataError('no stored version of the immunization to report');
   const options = { audit: false };
@@ -47,8 +51,14 @@ export async function loadSubmissionData(store: FhirStore, row: SubmissionRow): 
     options,
   );
   const immunization = resource as Immunization;
-  const patient = (await store.read(SYSTEM_CONTEXT, 'Patient', patientIdOf(immunization), options)).resource;
-  return { patient: patient as Patient, immunization };
+  // One read per patient and batch: a clinic's batch often holds several doses of one patient.
+  const patientId = patientIdOf(immunization);
+  let patient = patients.get(patientId);
+  if (!patient) {
+    patient = store.read(SYSTEM_CONTEXT, 'Patient', patientId, options).then((r) => r.resource as Patient);
+    patients.set(patientId, patient);
+  }
+  return { patient: await patient, immunization };
 }
 
 function fhirBundle(endpoint: Endpoint, row: SubmissionRow, data: SubmissionData): Bundle {

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { Patient } from 'fhir/r4.js';
 import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../../platform/context.js';
 import type { BackgroundService } from '../../platform/events/port.js';
@@ -33,6 +34,16 @@ export const DEFAULT_DISPATCH: DispatchOptions = {
 export function retryDelay(attempts: number, options: DispatchOptions, retryAfterMs = 0): number {
   const step = Math.min(options.backoffMaxMs, options.backoffBaseMs * 2 ** Math.max(0, attempts - 1));
   return Math.max(retryAfterMs, Math.round(step / 2 + (Math.random() * step) / 2));
+}
+
+/** Outcomes recorded per transaction by one sending worker. */
+const RECORD_CHUNK = 8;
+
+interface Outcome {
+  row: SubmissionRow;
+  result: AttemptResult;
+  startedAt: Date;
+  latencyMs: number;
 }
 
 interface Lane {
@@ -165,11 +176,13 @@ export class RegistryDispatcher implements BackgroundService {
     rows: SubmissionRow[],
   ): Promise<void> {
     const { endpoint } = lane;
-    const results: Array<{ row: SubmissionRow; result: AttemptResult; startedAt: Date; latencyMs: number }> =
-      [];
     const parked: string[] = [];
+    const patients = new Map<string, Promise<Patient>>();
     let next = 0;
+    // Each worker records its own outcomes a few at a time, so sending and recording overlap
+    // and, on a PostgreSQL server, several recording transactions run at once.
     const worker = async () => {
+      let done: Outcome[] = [];
       while (next < rows.length) {
         const row = rows[next++] as SubmissionRow;
         if (lane.stop) {
@@ -180,7 +193,7 @@ export class RegistryDispatcher implements BackgroundService {
         const t0 = performance.now();
         let result: AttemptResult;
         try {
-          const data = await loadSubmissionData(this.store, row);
+          const data = await loadSubmissionData(this.store, row, patients);
           result = await deliver(endpoint, transport, row, data, startedAt);
         } catch (error) {
           result = failureResult(error);
@@ -188,8 +201,13 @@ export class RegistryDispatcher implements BackgroundService {
         const latencyMs = performance.now() - t0;
         // An open circuit or a full bulkhead never reached the registry: not an attempt.
         if (result.kind === 'transient' && result.backpressure) parked.push(row.id);
-        else results.push({ row, result, startedAt, latencyMs });
+        else done.push({ row, result, startedAt, latencyMs });
+        if (done.length >= RECORD_CHUNK) {
+          await this.record(endpoint, done);
+          done = [];
+        }
       }
+      if (done.length > 0) await this.record(endpoint, done);
     };
     await Promise.all(Array.from({ length: Math.min(endpoint.maxConcurrent, rows.length) }, worker));
     await release(
@@ -197,13 +215,9 @@ export class RegistryDispatcher implements BackgroundService {
       parked,
       Math.min(this.options.pollMs, endpoint.config.breaker.halfOpenAfterMs),
     );
-    if (results.length > 0) await this.record(endpoint, results);
   }
 
-  private async record(
-    endpoint: Endpoint,
-    results: Array<{ row: SubmissionRow; result: AttemptResult; startedAt: Date; latencyMs: number }>,
-  ): Promise<void> {
+  private async record(endpoint: Endpoint, results: Outcome[]): Promise<void> {
     await this.ctx.db.transaction(async (tx) => {
       for (const { row, result, startedAt, latencyMs } of results) {
         const retryDelayMs =
@@ -227,6 +241,7 @@ export class RegistryDispatcher implements BackgroundService {
             answered?.issues ?? [],
             new Date(),
           ),
+          { trusted: true },
         );
         await this.ctx.audit.record(
           {

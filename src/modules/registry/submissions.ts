@@ -219,17 +219,18 @@ export async function claim(
   leaseMs: number,
 ): Promise<SubmissionRow[]> {
   const result = await q.query<SubmissionRow>(
-    `WITH due AS (
-       SELECT s.id FROM registry_submissions s
-        WHERE s.endpoint_id = $1 AND s.status IN ('pending', 'sent') AND s.next_attempt_at <= now()
-          AND (s.lease_until IS NULL OR s.lease_until < now())
-          AND NOT EXISTS (
-            SELECT 1 FROM registry_submissions e
-             WHERE e.endpoint_id = s.endpoint_id AND e.immunization_id = s.immunization_id
-               AND e.status IN ('pending', 'sent') AND e.seq < s.seq)
-        ORDER BY s.next_attempt_at, s.seq
+    `WITH heads AS (
+       -- The oldest unfinished submission of each dose; only a head may be sent.
+       SELECT DISTINCT ON (immunization_id) id, next_attempt_at, lease_until, seq
+         FROM registry_submissions
+        WHERE endpoint_id = $1 AND status IN ('pending', 'sent')
+        ORDER BY immunization_id, seq),
+     due AS (
+       SELECT s.id FROM registry_submissions s JOIN heads h ON h.id = s.id
+        WHERE h.next_attempt_at <= now() AND (h.lease_until IS NULL OR h.lease_until < now())
+        ORDER BY h.next_attempt_at, h.seq
         LIMIT $2
-        FOR UPDATE SKIP LOCKED)
+        FOR UPDATE OF s SKIP LOCKED)
      UPDATE registry_submissions s
         SET status = 'sent', lease_owner = $3, lease_until = now() + $4 * interval '1 millisecond',
             sent_at = coalesce(s.sent_at, now())
@@ -269,12 +270,16 @@ export async function settle(
   else if (result.kind === 'permanent' || attempts >= attempt.maxAttempts) status = 'failed';
   else status = 'pending';
   const terminal = status !== 'pending';
+  // One statement: the new state and the attempt's row.
   await q.query(
-    `UPDATE registry_submissions SET status = $2, attempts = $3, ack_code = $4, registry_errors = $5,
-       last_error = $6, work_item = $7, lease_owner = NULL, lease_until = NULL,
-       next_attempt_at = CASE WHEN $8 THEN next_attempt_at ELSE now() + $9 * interval '1 millisecond' END,
-       completed_at = CASE WHEN $8 THEN now() ELSE NULL END
-     WHERE id = $1`,
+    `WITH settled AS (
+       UPDATE registry_submissions SET status = $2, attempts = $3, ack_code = $4, registry_errors = $5,
+         last_error = $6, work_item = $7, lease_owner = NULL, lease_until = NULL,
+         next_attempt_at = CASE WHEN $8 THEN next_attempt_at ELSE now() + $9 * interval '1 millisecond' END,
+         completed_at = CASE WHEN $8 THEN now() ELSE NULL END
+       WHERE id = $1 RETURNING id)
+     INSERT INTO registry_attempts (submission_id, attempt, started_at, latency_ms, outcome, detail)
+     SELECT id, $3, $10, $11, $12, $13 FROM settled ON CONFLICT DO NOTHING`,
     [
       row.id,
       status,
@@ -285,21 +290,12 @@ export async function settle(
       status === 'rejected' || status === 'failed' ? 'open' : null,
       terminal,
       attempt.retryDelayMs,
-    ],
-    { name: 'registry_settle' },
-  );
-  await q.query(
-    `INSERT INTO registry_attempts (submission_id, attempt, started_at, latency_ms, outcome, detail)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-    [
-      row.id,
-      attempts,
       attempt.startedAt,
       Math.round(attempt.latencyMs),
       result.kind === 'answered' ? result.ackCode : result.kind,
       result.kind === 'answered' ? status : result.error,
     ],
-    { name: 'registry_attempt' },
+    { name: 'registry_settle' },
   );
   return status;
 }

@@ -77,7 +77,7 @@ async function persist(
   const patientIds = [...new Set([...before, ...(rows?.patients ?? [])])];
   const sealed = rt.cipher.seal(type, id, version, JSON.stringify(resource));
   await insertVersion(tx, { type, id, version, lastUpdated, deleted, method, sealed });
-  await writeIndex(tx, type, id, rows);
+  await writeIndex(tx, type, id, rows, previous !== undefined);
   await audit(
     rt,
     ctx,
@@ -155,6 +155,11 @@ export async function createResource(
     throw errors.badRequest(`the body is a ${body.resourceType}, the URL names ${type}`);
   }
   return persist(rt, ctx, tx, { ...body, id } as Resource, undefined, 'POST');
+}
+
+/** Stores a resource built by the platform itself, without validating it again (see CreateOptions). */
+export function createTrusted(rt: FhirRuntime, ctx: CallContext, tx: Transaction, resource: Resource) {
+  return persist(rt, ctx, tx, resource, undefined, 'POST');
 }
 
 export async function updateResource(
