@@ -120,7 +120,8 @@ export async function writeIndex(
       await q.query(`DELETE FROM ${table} WHERE resource_type = $1 AND resource_id = $2`, [type, id]);
     }
     await q.query('DELETE FROM fhir_compartment WHERE resource_type = $1 AND resource_id = $2', [type, id]);
-    if (type === 'Patient') await q.query('DELETE FROM fhir_patient_organization WHERE patient_id = $1', [id]);
+    if (type === 'Patient')
+      await q.query('DELETE FROM fhir_patient_organization WHERE patient_id = $1', [id]);
   }
   if (!rows) return;
   const head = [type, id];
