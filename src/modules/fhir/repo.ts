@@ -85,16 +85,16 @@ export async function insertVersion(q: Queryable, v: NewVersion): Promise<void> 
     v.sealed.iv,
     v.sealed.content,
   ];
+  // One round trip: the history row and the current row together.
   await q.query(
-    `INSERT INTO fhir_resource_history (${VERSION_COLUMNS}, method) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
-    [...params, v.method],
-  );
-  await q.query(
-    `INSERT INTO fhir_resource (${VERSION_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+    `WITH history AS (
+       INSERT INTO fhir_resource_history (${VERSION_COLUMNS}, method) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10))
+     INSERT INTO fhir_resource (${VERSION_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
      ON CONFLICT (resource_type, id) DO UPDATE SET version = EXCLUDED.version,
        last_updated = EXCLUDED.last_updated, deleted = EXCLUDED.deleted, kid = EXCLUDED.kid,
        wrapped_key = EXCLUDED.wrapped_key, iv = EXCLUDED.iv, content = EXCLUDED.content`,
-    params,
+    [...params, v.method],
+    { name: 'fhir_insert_version' },
   );
 }
 
@@ -116,84 +116,84 @@ export async function writeIndex(
   replace = true,
 ): Promise<void> {
   if (replace) {
-    for (const table of INDEX_TABLES) {
-      await q.query(`DELETE FROM ${table} WHERE resource_type = $1 AND resource_id = $2`, [type, id]);
-    }
-    await q.query('DELETE FROM fhir_compartment WHERE resource_type = $1 AND resource_id = $2', [type, id]);
-    if (type === 'Patient')
-      await q.query('DELETE FROM fhir_patient_organization WHERE patient_id = $1', [id]);
+    // One round trip for every table: round trips, not rows, dominate a single write.
+    const deletes = [
+      ...INDEX_TABLES.map((table) => `DELETE FROM ${table} WHERE resource_type = $1 AND resource_id = $2`),
+      'DELETE FROM fhir_compartment WHERE resource_type = $1 AND resource_id = $2',
+      ...(type === 'Patient' ? ['DELETE FROM fhir_patient_organization WHERE patient_id = $2'] : []),
+    ];
+    await q.query(`WITH ${deletes.map((sql, i) => `d${i} AS (${sql})`).join(', ')} SELECT 1`, [type, id]);
   }
   if (!rows) return;
-  const head = [type, id];
-  const bulk = async (table: string, columns: string[], casts: string[], data: unknown[][]) => {
+  const params: unknown[] = [type, id];
+  const inserts: string[] = [];
+  const bulk = (table: string, columns: string[], casts: string[], data: unknown[][]) => {
     if (data.length === 0) return;
-    const arrays = columns.map((_, i) => data.map((row) => row[i] ?? null));
-    const list = casts.map((c, i) => `$${i + 3}::${c}[]`).join(', ');
-    await q.query(
+    const list = casts.map((c, i) => `$${params.push(data.map((row) => row[i] ?? null))}::${c}[]`).join(', ');
+    inserts.push(
       `INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) SELECT $1, $2, * FROM unnest(${list})`,
-      [...head, ...arrays],
     );
   };
-  await bulk(
+  bulk(
     'fhir_idx_token',
     ['code', 'system', 'value', 'blinded', 'text'],
     ['text', 'text', 'text', 'boolean', 'text'],
     rows.token.map((r) => [r.code, r.system, r.value, r.blinded, r.text]),
   );
-  await bulk(
+  bulk(
     'fhir_idx_string',
     ['code', 'value', 'exact', 'blinded'],
     ['text', 'text', 'text', 'boolean'],
     rows.string.map((r) => [r.code, r.value, r.exact, r.blinded]),
   );
-  await bulk(
+  bulk(
     'fhir_idx_string_prefix',
     ['code', 'prefix'],
     ['text', 'text'],
     rows.prefix.map((r) => [r.code, r.prefix]),
   );
-  await bulk(
+  bulk(
     'fhir_idx_date',
     ['code', 'low', 'high', 'day_blind'],
     ['text', 'timestamptz', 'timestamptz', 'text'],
     rows.date.map((r) => [r.code, instant(r.low), instant(r.high), r.dayBlind]),
   );
-  await bulk(
+  bulk(
     'fhir_idx_reference',
     ['code', 'target_type', 'target_id', 'reference'],
     ['text', 'text', 'text', 'text'],
     rows.reference.map((r) => [r.code, r.targetType, r.targetId, r.reference]),
   );
-  await bulk(
+  bulk(
     'fhir_idx_quantity',
     ['code', 'value', 'system', 'unit'],
     ['text', 'numeric', 'text', 'text'],
     rows.quantity.map((r) => [r.code, r.value, r.system, r.unit]),
   );
-  await bulk(
+  bulk(
     'fhir_idx_number',
     ['code', 'value'],
     ['text', 'numeric'],
     rows.number.map((r) => [r.code, r.value]),
   );
-  await bulk(
+  bulk(
     'fhir_idx_uri',
     ['code', 'value'],
     ['text', 'text'],
     rows.uri.map((r) => [r.code, r.value]),
   );
   if (rows.patients.length > 0) {
-    await q.query(
-      'INSERT INTO fhir_compartment (resource_type, resource_id, patient_id) SELECT $1, $2, unnest($3::text[])',
-      [type, id, rows.patients],
+    inserts.push(
+      `INSERT INTO fhir_compartment (resource_type, resource_id, patient_id) SELECT $1, $2, unnest($${params.push(rows.patients)}::text[])`,
     );
   }
   if (type === 'Patient' && rows.organizationId) {
-    await q.query('INSERT INTO fhir_patient_organization (patient_id, organization_id) VALUES ($1, $2)', [
-      id,
-      rows.organizationId,
-    ]);
+    inserts.push(
+      `INSERT INTO fhir_patient_organization (patient_id, organization_id) VALUES ($2, $${params.push(rows.organizationId)})`,
+    );
   }
+  if (inserts.length === 0) return;
+  await q.query(`WITH ${inserts.map((sql, i) => `i${i} AS (${sql})`).join(', ')} SELECT 1`, params);
 }
 
 export async function compartmentOf(q: Queryable, type: string, id: string): Promise<string[]> {
