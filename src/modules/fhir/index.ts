@@ -14,6 +14,7 @@ export { fhirMigrations } from './schema.js';
 export { fhirRuntime, SYSTEM_CONTEXT } from './store/context.js';
 export type { CallContext, FhirDeps, FhirRuntime } from './store/context.js';
 export type { FhirAccess } from './http/request.js';
+export { requestCallContext } from './http/principal-context.js';
 export { registerFhirRoutes } from './routes/index.js';
 export { createFhirStore, fhirStore, type CreateOptions, type FhirStore } from './service.js';
 export type { ReadOptions, ReadResult } from './store/read.js';

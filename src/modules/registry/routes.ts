@@ -1,6 +1,6 @@
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { problemResponses } from '../../platform/http/schemas.js';
-import type { CallContext } from '../fhir/index.js';
+import { requestCallContext } from '../fhir/index.js';
 import type { EndpointInput } from './endpoints.js';
 import type { RegistryService } from './service.js';
 
@@ -114,18 +114,6 @@ const endpointView = {
 
 const submission = { type: 'object', additionalProperties: true } as const;
 
-function callOf(request: FastifyRequest): CallContext {
-  const principal = request.principal;
-  const ua = request.headers['user-agent'];
-  return {
-    actor: principal ? { type: principal.kind, id: principal.id } : null,
-    scope: principal?.scope ?? { kind: 'none' },
-    requestId: request.id,
-    sourceIp: request.ip,
-    ...(typeof ua === 'string' ? { userAgent: ua } : {}),
-  };
-}
-
 /** The registry API: endpoints, submissions, work items, queries, reconciliation, breakers. */
 export function registerRegistryRoutes(app: FastifyInstance, service: RegistryService, guard: Guard): void {
   const { manage, submit, read } = REGISTRY_PERMISSIONS;
@@ -156,7 +144,7 @@ export function registerRegistryRoutes(app: FastifyInstance, service: RegistrySe
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await service.createEndpoint(callOf(request), request.body)),
+      reply.code(201).send(await service.createEndpoint(requestCallContext(request), request.body)),
   );
   app.get<{ Params: { id: string } }>(
     `${BASE}/endpoints/:id`,
@@ -185,7 +173,7 @@ export function registerRegistryRoutes(app: FastifyInstance, service: RegistrySe
         response: { 200: endpointView, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => service.updateEndpoint(callOf(request), request.params.id, request.body),
+    async (request) => service.updateEndpoint(requestCallContext(request), request.params.id, request.body),
   );
   app.delete<{ Params: { id: string } }>(
     `${BASE}/endpoints/:id`,
@@ -200,7 +188,7 @@ export function registerRegistryRoutes(app: FastifyInstance, service: RegistrySe
       },
     },
     async (request, reply) => {
-      await service.removeEndpoint(callOf(request), request.params.id);
+      await service.removeEndpoint(requestCallContext(request), request.params.id);
       return reply.code(204).send();
     },
   );
@@ -269,7 +257,7 @@ export function registerRegistryRoutes(app: FastifyInstance, service: RegistrySe
     async (request, reply) =>
       reply
         .code(202)
-        .send(await service.submit(callOf(request), request.params.id, request.query.endpointId)),
+        .send(await service.submit(requestCallContext(request), request.params.id, request.query.endpointId)),
   );
   app.get<{ Params: { id: string } }>(
     `${BASE}/immunizations/:id/submissions`,
@@ -283,7 +271,7 @@ export function registerRegistryRoutes(app: FastifyInstance, service: RegistrySe
         response: { 200: { type: 'array', items: submission }, ...problemResponses(401, 403, 404) },
       },
     },
-    async (request) => service.history(callOf(request), request.params.id),
+    async (request) => service.history(requestCallContext(request), request.params.id),
   );
   app.get<{
     Querystring: {
@@ -338,7 +326,8 @@ export function registerRegistryRoutes(app: FastifyInstance, service: RegistrySe
         response: { 202: submission, ...problemResponses(401, 403, 404, 409) },
       },
     },
-    async (request, reply) => reply.code(202).send(await service.retry(callOf(request), request.params.id)),
+    async (request, reply) =>
+      reply.code(202).send(await service.retry(requestCallContext(request), request.params.id)),
   );
   app.post<{ Params: { id: string } }>(
     `${BASE}/submissions/:id/resolve`,
@@ -352,7 +341,7 @@ export function registerRegistryRoutes(app: FastifyInstance, service: RegistrySe
         response: { 200: submission, ...problemResponses(401, 403, 404, 409) },
       },
     },
-    async (request) => service.resolve(callOf(request), request.params.id),
+    async (request) => service.resolve(requestCallContext(request), request.params.id),
   );
   const patientBody = {
     type: 'object',
@@ -378,7 +367,7 @@ export function registerRegistryRoutes(app: FastifyInstance, service: RegistrySe
     },
     async (request) =>
       service.query(
-        callOf(request),
+        requestCallContext(request),
         request.params.id,
         request.body.endpointId,
         request.body.profile ?? 'Z34',
@@ -397,6 +386,7 @@ export function registerRegistryRoutes(app: FastifyInstance, service: RegistrySe
         response: { ...problemResponses(400, 401, 403, 404, 502, 503) },
       },
     },
-    async (request) => service.reconcile(callOf(request), request.params.id, request.body.endpointId),
+    async (request) =>
+      service.reconcile(requestCallContext(request), request.params.id, request.body.endpointId),
   );
 }

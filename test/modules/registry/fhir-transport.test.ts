@@ -20,7 +20,7 @@ after(async () => {
 
 test('doses reach a FHIR registry with OAuth2, come back in a query, and the secret never shows', async () => {
   const admin = await tokenFor(t, ['system_admin']);
-  const nurse = await tokenFor(t, ['nurse'], 'org1');
+  const nurse = await tokenFor(t, ['nurse'], { organizationId: 'org1' });
   const created = await t.app.inject({
     method: 'POST',
     url: '/api/v1/registry/endpoints',

@@ -1,10 +1,11 @@
 import type { Immunization, Patient } from 'fhir/r4.js';
-import { authFor } from '../../../src/modules/auth/index.js';
 import { testApp, type TestApp } from '../../helpers/app.js';
+import { bearer } from '../../helpers/users.js';
+
+export { bearer, eventually, tokenFor } from '../../helpers/users.js';
 
 export const CVX = 'http://hl7.org/fhir/sid/cvx';
 export const FHIR_JSON = { 'content-type': 'application/fhir+json' };
-const PASSWORD = 'Correct-Horse-Battery-Staple-42';
 
 /** The full app with short registry retry and breaker timings (an outage compressed in time). */
 export function registryApp(env: Record<string, string> = {}): Promise<TestApp> {
@@ -18,42 +19,6 @@ export function registryApp(env: Record<string, string> = {}): Promise<TestApp> 
     REGISTRY_POLL_MS: '100',
     ...env,
   });
-}
-
-let users = 0;
-
-/** An access token of a new user with these roles. */
-export async function tokenFor(
-  t: TestApp,
-  roles: string[],
-  organizationId: string | null = null,
-): Promise<string> {
-  users += 1;
-  const email = `registry-user${users}@example.org`;
-  await authFor(t.runtime.ctx).admin.createUser(
-    {
-      email,
-      name: `Registry Test User ${users}`,
-      roles,
-      password: PASSWORD,
-      organizationId,
-      patientId: null,
-    },
-    { type: 'system', id: 'test' },
-  );
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/login',
-    payload: { email, password: PASSWORD },
-  });
-  const body = res.json() as { accessToken?: string };
-  if (res.statusCode !== 200 || !body.accessToken)
-    throw new Error(`login failed: ${res.statusCode} ${res.body}`);
-  return body.accessToken;
-}
-
-export function bearer(token: string): Record<string, string> {
-  return { authorization: `Bearer ${token}` };
 }
 
 export function patientResource(id: string, family = 'Registry', given = 'Rita'): Patient {
@@ -100,19 +65,4 @@ export async function put(t: TestApp, token: string, resource: Patient | Immuniz
     payload: resource,
   });
   if (res.statusCode >= 300) throw new Error(`PUT ${resource.resourceType}: ${res.statusCode} ${res.body}`);
-}
-
-/** Polls until `check` answers a value (bounded), for work done in the background. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

@@ -24,7 +24,7 @@ after(async () => {
 
 test('an outage ends with every dose accepted once: none lost, none duplicated', async () => {
   const admin = await tokenFor(t, ['system_admin']);
-  const nurse = await tokenFor(t, ['nurse'], 'org1');
+  const nurse = await tokenFor(t, ['nurse'], { organizationId: 'org1' });
   const created = await t.app.inject({
     method: 'POST',
     url: '/api/v1/registry/endpoints',

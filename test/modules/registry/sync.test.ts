@@ -54,8 +54,8 @@ describe('registry sync over CDC SOAP against the simulator', () => {
     });
     t = await registryApp();
     admin = await tokenFor(t, ['system_admin']);
-    nurse = await tokenFor(t, ['nurse'], 'org1');
-    physician = await tokenFor(t, ['physician'], 'org1');
+    nurse = await tokenFor(t, ['nurse'], { organizationId: 'org1' });
+    physician = await tokenFor(t, ['physician'], { organizationId: 'org1' });
     const res = await t.app.inject({
       method: 'POST',
       url: '/api/v1/registry/endpoints',
@@ -313,7 +313,7 @@ describe('registry sync over CDC SOAP against the simulator', () => {
       headers: bearer(admin),
     });
     assert.equal(adminHistory.statusCode, 404);
-    const registrar = await tokenFor(t, ['registrar'], 'org1');
+    const registrar = await tokenFor(t, ['registrar'], { organizationId: 'org1' });
     const registrarHistory = await t.app.inject({
       method: 'GET',
       url: '/api/v1/registry/immunizations/reg-i2/submissions',

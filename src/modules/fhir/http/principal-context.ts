@@ -1,11 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { fhirPermission } from '../../../platform/auth/port.js';
-import type { CallContext } from '../../fhir/index.js';
+import type { CallContext } from '../store/context.js';
 
 /**
- * Who is asking, for reads through the FHIR store: the principal's actor, patient scope and
- * permissions, as the FHIR routes build it. A request without a principal sees nothing (the
- * route's guard has already answered 401 in that case).
+ * Who is asking, for other modules' routes that use the FHIR store: the principal's actor,
+ * patient scope and permissions, as the FHIR routes build them. A request without a principal
+ * sees nothing (the route's guard has already answered 401 in that case).
  */
 export function requestCallContext(request: FastifyRequest): CallContext {
   const principal = request.principal;
