@@ -164,37 +164,16 @@ function doseGroup(d: StoredDose, evaluated: boolean): string[] {
     out.push(seg('RXR', d.route ? comp(d.route, '', 'NCIT') : '', d.site ? comp(d.site, '', 'HL70163') : ''));
   if (evaluated && !NO_VACCINE_CVX.has(d.cvx)) {
     out.push(
-      seg(
-        'OBX',
-        '1',
-        'CE',
-        comp('30956-7', 'vaccine type', 'LN'),
-        '1',
-        cvxField(d.cvx),
-        '',
-        '',
-        '',
-        '',
-        '',
-        'F',
-      ),
-      seg(
-        'OBX',
-        '2',
-        'CE',
-        comp('59781-5', 'Dose validity', 'LN'),
-        '1',
-        comp('Y', 'Yes', 'HL70136'),
-        '',
-        '',
-        '',
-        '',
-        '',
-        'F',
-      ),
+      obx('1', 'CE', comp('30956-7', 'vaccine type', 'LN'), '1', cvxField(d.cvx)),
+      obx('2', 'CE', comp('59781-5', 'Dose validity', 'LN'), '1', comp('Y', 'Yes', 'HL70136')),
     );
   }
   return out;
+}
+
+/** A final-result OBX: set id, value type, observation code, sub-id and value (OBX-11 F). */
+function obx(setId: string, type: string, code: string, subId: string, value: string): string {
+  return seg('OBX', setId, type, code, subId, value, '', '', '', '', '', 'F');
 }
 
 /** A fixed simulator rule: the next dose of every vaccine seen is due one year after the last one. */
@@ -231,62 +210,10 @@ function forecastGroup(doses: StoredDose[], now: Date): string[] {
     const status = due <= now ? comp('LA13423-1', 'Overdue', 'LN') : comp('LA13422-3', 'On schedule', 'LN');
     const sub = String(group);
     out.push(
-      seg(
-        'OBX',
-        String(++setId),
-        'CE',
-        comp('30956-7', 'Vaccine type', 'LN'),
-        sub,
-        cvxField(cvx),
-        '',
-        '',
-        '',
-        '',
-        '',
-        'F',
-      ),
-      seg(
-        'OBX',
-        String(++setId),
-        'CE',
-        comp('59783-1', 'Status in immunization series', 'LN'),
-        sub,
-        status,
-        '',
-        '',
-        '',
-        '',
-        '',
-        'F',
-      ),
-      seg(
-        'OBX',
-        String(++setId),
-        'DT',
-        comp('30981-5', 'Earliest date to give', 'LN'),
-        sub,
-        hl7Date(earliest),
-        '',
-        '',
-        '',
-        '',
-        '',
-        'F',
-      ),
-      seg(
-        'OBX',
-        String(++setId),
-        'DT',
-        comp('30980-7', 'Date vaccine due', 'LN'),
-        sub,
-        hl7Date(due),
-        '',
-        '',
-        '',
-        '',
-        '',
-        'F',
-      ),
+      obx(String(++setId), 'CE', comp('30956-7', 'Vaccine type', 'LN'), sub, cvxField(cvx)),
+      obx(String(++setId), 'CE', comp('59783-1', 'Status in immunization series', 'LN'), sub, status),
+      obx(String(++setId), 'DT', comp('30981-5', 'Earliest date to give', 'LN'), sub, hl7Date(earliest)),
+      obx(String(++setId), 'DT', comp('30980-7', 'Date vaccine due', 'LN'), sub, hl7Date(due)),
     );
   }
   return out;
