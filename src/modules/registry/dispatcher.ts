@@ -8,7 +8,7 @@ import { deliver, failureResult, loadSubmissionData } from './deliver.js';
 import type { Endpoint, EndpointRepository } from './endpoints.js';
 import { registryProvenance } from './provenance.js';
 import { claim, nextDue, release, settle, type AttemptResult, type SubmissionRow } from './submissions.js';
-import type { TransportRegistry } from './transport/index.js';
+import type { RegistryTransport, TransportRegistry } from './transport/index.js';
 
 export interface DispatchOptions {
   /** First retry delay after a transient failure; doubles per attempt, with jitter. */
@@ -53,6 +53,13 @@ interface Lane {
   stop: boolean;
 }
 
+/** Ends a lane's loop (waking it if asleep) and waits for its work in flight. */
+function stopLane(lane: Lane): Promise<void> {
+  lane.stop = true;
+  lane.wake();
+  return lane.running;
+}
+
 const sleep = (ms: number, lane: { wake: () => void }) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -66,7 +73,7 @@ const sleep = (ms: number, lane: { wake: () => void }) =>
  * Sends queued submissions to each enabled registry: one lane per registry, so an outage of
  * one never delays another. Lanes lease due rows (SKIP LOCKED, so several workers share the
  * queue), send up to `maxConcurrent` at once through the registry's policy, and record every
- * outcome, its Provenance, its audit entry and its event in one transaction per batch.
+ * outcome, its Provenance, its audit entry and its event, a few outcomes per transaction.
  */
 export class RegistryDispatcher implements BackgroundService {
   readonly name = 'registry-dispatcher';
@@ -97,12 +104,7 @@ export class RegistryDispatcher implements BackgroundService {
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.refreshTimer);
-    const lanes = [...this.lanes.values()];
-    for (const lane of lanes) {
-      lane.stop = true;
-      lane.wake();
-    }
-    await Promise.all(lanes.map((l) => l.running));
+    await Promise.all([...this.lanes.values()].map(stopLane));
     this.lanes.clear();
   }
 
@@ -120,18 +122,12 @@ export class RegistryDispatcher implements BackgroundService {
       seen.add(endpoint.id);
       const lane = this.lanes.get(endpoint.id);
       if (lane && lane.endpoint.revision === endpoint.revision) continue;
-      if (lane) {
-        lane.stop = true;
-        lane.wake();
-        await lane.running;
-      }
+      if (lane) await stopLane(lane);
       this.startLane(endpoint);
     }
     for (const [id, lane] of this.lanes) {
       if (seen.has(id)) continue;
-      lane.stop = true;
-      lane.wake();
-      await lane.running;
+      await stopLane(lane);
       this.lanes.delete(id);
     }
   }
@@ -170,11 +166,7 @@ export class RegistryDispatcher implements BackgroundService {
     }
   }
 
-  private async sendBatch(
-    lane: Lane,
-    transport: ReturnType<TransportRegistry['get']>,
-    rows: SubmissionRow[],
-  ): Promise<void> {
+  private async sendBatch(lane: Lane, transport: RegistryTransport, rows: SubmissionRow[]): Promise<void> {
     const { endpoint } = lane;
     const parked: string[] = [];
     const patients = new Map<string, Promise<Patient>>();

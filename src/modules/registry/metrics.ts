@@ -1,5 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Queryable } from '../../platform/db/types.js';
+import { openWorkCount } from './submissions.js';
 import type { TransportRegistry } from './transport/index.js';
 
 const BREAKER_VALUE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2, isolated: 3 };
@@ -55,10 +56,7 @@ export function registerRegistryMetrics(
     help: 'Rejected or failed submissions waiting for someone',
     registers: [registry],
     async collect() {
-      const result = await db
-        .query<{ n: number }>("SELECT count(*)::int AS n FROM registry_submissions WHERE work_item = 'open'")
-        .catch(() => ({ rows: [{ n: 0 }] }));
-      this.set(result.rows[0]?.n ?? 0);
+      this.set(await openWorkCount(db).catch(() => 0));
     },
   });
 }

@@ -3,8 +3,7 @@ import type { AppContext } from '../../platform/context.js';
 import type { JobDefinition } from '../../platform/events/scheduler.js';
 import { SYSTEM_CONTEXT, type FhirStore } from '../fhir/index.js';
 import type { EndpointRepository } from './endpoints.js';
-import { logQuery, queryHistory } from './query.js';
-import { reconcile } from './reconcile.js';
+import { reconcilePatient } from './reconcile.js';
 import type { TransportRegistry } from './transport/index.js';
 
 export interface ReconcileJobOptions {
@@ -49,31 +48,13 @@ export function reconcileJob(
           [endpoint.id, options.lookbackDays, options.batch],
         );
         const transport = transports.get(endpoint.config);
+        const deps = { db: ctx.db, store, audit: ctx.audit };
         for (const { patient_id: patientId } of due.rows) {
           if (signal.aborted) return;
           try {
             const patient = (await store.read(SYSTEM_CONTEXT, 'Patient', patientId, { audit: false }))
               .resource;
-            const history = await queryHistory(endpoint, transport, patient as Patient, 'Z34');
-            const result =
-              history.status === 'found'
-                ? await reconcile(ctx.db, store, SYSTEM_CONTEXT, endpoint, patientId, history)
-                : { matched: 0, imported: [] };
-            await logQuery(
-              ctx.db,
-              history,
-              patientId,
-              { matched: result.matched, imported: result.imported.length },
-              null,
-            );
-            await ctx.audit.record({
-              action: 'registry.reconcile',
-              outcome: 'success',
-              actor: SYSTEM_CONTEXT.actor,
-              patientIds: [patientId],
-              resource: { type: 'Patient', id: patientId },
-              details: { registry: endpoint.name, status: history.status, imported: result.imported.length },
-            });
+            await reconcilePatient(deps, SYSTEM_CONTEXT, endpoint, transport, patient as Patient);
           } catch (err) {
             ctx.logger.warn(
               { err: { name: (err as Error).name }, registry: endpoint.name },

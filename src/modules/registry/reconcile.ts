@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Immunization, Provenance } from 'fhir/r4.js';
+import type { Immunization, Patient, Provenance } from 'fhir/r4.js';
+import type { AuditTrail } from '../../platform/audit/port.js';
 import type { Database } from '../../platform/db/types.js';
 import type { CallContext, FhirStore } from '../fhir/index.js';
 import type { Endpoint } from './endpoints.js';
-import type { RegistryHistory } from './query.js';
+import { logQuery, queryHistory, type RegistryHistory } from './query.js';
 import { recordImported } from './submissions.js';
+import type { RegistryTransport } from './transport/index.js';
 
 const CVX = 'http://hl7.org/fhir/sid/cvx';
 const DAY_MS = 86_400_000;
@@ -152,4 +154,54 @@ export async function reconcile(
     });
   }
   return { found: history.immunizations.length, matched, imported, skipped };
+}
+
+export type PatientReconciliation = ReconcileResult & { queryId: string; status: RegistryHistory['status'] };
+
+/**
+ * One reconciliation of a patient with one registry, as the API and the nightly job run it:
+ * pull the history (Z34), import what the record lacks, log the query and audit it.
+ */
+export async function reconcilePatient(
+  deps: { db: Database; store: FhirStore; audit: AuditTrail },
+  call: CallContext,
+  endpoint: Endpoint,
+  transport: RegistryTransport,
+  patient: Patient,
+): Promise<PatientReconciliation> {
+  const patientId = patient.id ?? '';
+  const history = await queryHistory(endpoint, transport, patient, 'Z34');
+  const result =
+    history.status === 'found'
+      ? await reconcile(deps.db, deps.store, call, endpoint, patientId, history)
+      : { found: 0, matched: 0, imported: [], skipped: [] };
+  await logQuery(
+    deps.db,
+    history,
+    patientId,
+    { matched: result.matched, imported: result.imported.length },
+    call.actor?.id ?? null,
+  );
+  await deps.audit.record(queryAudit(call, patientId, endpoint.name, history, 'registry.reconcile'));
+  return { ...result, queryId: history.queryId, status: history.status };
+}
+
+/** The audit entry of a registry query or reconciliation: who asked, for whom, what came back. */
+export function queryAudit(
+  call: CallContext,
+  patientId: string,
+  registry: string,
+  history: RegistryHistory,
+  action: 'registry.query' | 'registry.reconcile',
+) {
+  return {
+    action,
+    outcome: history.status === 'rejected' ? ('failure' as const) : ('success' as const),
+    actor: call.actor,
+    patientIds: [patientId],
+    resource: { type: 'Patient', id: patientId },
+    details: { registry, status: history.status, doses: history.immunizations.length },
+    ...(call.requestId ? { requestId: call.requestId } : {}),
+    ...(call.sourceIp ? { sourceIp: call.sourceIp } : {}),
+  };
 }

@@ -5,7 +5,7 @@ import type { CallContext, FhirStore } from '../fhir/index.js';
 import type { RegistryDispatcher } from './dispatcher.js';
 import type { EndpointInput, EndpointRepository, EndpointView } from './endpoints.js';
 import { asGatewayError, logQuery, queryHistory, type QueryProfile, type RegistryHistory } from './query.js';
-import { reconcile, type ReconcileResult } from './reconcile.js';
+import { queryAudit, reconcilePatient, type PatientReconciliation } from './reconcile.js';
 import {
   attemptsOf,
   enqueue,
@@ -178,31 +178,15 @@ export class RegistryService {
     const endpoint = await this.endpoints.load(endpointId);
     const history = await queryHistory(endpoint, this.transports.get(endpoint.config), patient, profile);
     await logQuery(this.ctx.db, history, patientId, { matched: 0, imported: 0 }, call.actor?.id ?? null);
-    await this.auditQuery(call, patientId, endpoint.name, history, 'registry.query');
+    await this.ctx.audit.record(queryAudit(call, patientId, endpoint.name, history, 'registry.query'));
     return history;
   }
 
-  async reconcile(
-    call: CallContext,
-    patientId: string,
-    endpointId: string,
-  ): Promise<ReconcileResult & { queryId: string; status: RegistryHistory['status'] }> {
+  async reconcile(call: CallContext, patientId: string, endpointId: string): Promise<PatientReconciliation> {
     const patient = (await this.store.read(call, 'Patient', patientId)).resource as Patient;
     const endpoint = await this.endpoints.load(endpointId);
-    const history = await queryHistory(endpoint, this.transports.get(endpoint.config), patient, 'Z34');
-    const result =
-      history.status === 'found'
-        ? await reconcile(this.ctx.db, this.store, call, endpoint, patientId, history)
-        : { found: 0, matched: 0, imported: [], skipped: [] };
-    await logQuery(
-      this.ctx.db,
-      history,
-      patientId,
-      { matched: result.matched, imported: result.imported.length },
-      call.actor?.id ?? null,
-    );
-    await this.auditQuery(call, patientId, endpoint.name, history, 'registry.reconcile');
-    return { ...result, queryId: history.queryId, status: history.status };
+    const deps = { db: this.ctx.db, store: this.store, audit: this.ctx.audit };
+    return reconcilePatient(deps, call, endpoint, this.transports.get(endpoint.config), patient);
   }
 
   /** Scope applies before deletion: a 410 means the caller may see the (deleted) record. */
@@ -221,25 +205,6 @@ export class RegistryService {
       actor: call.actor,
       resource: { type: 'RegistryEndpoint', id: endpoint.id },
       details: { name: endpoint.name, transport: endpoint.transport, enabled: endpoint.enabled },
-      ...(call.requestId ? { requestId: call.requestId } : {}),
-      ...(call.sourceIp ? { sourceIp: call.sourceIp } : {}),
-    });
-  }
-
-  private async auditQuery(
-    call: CallContext,
-    patientId: string,
-    registry: string,
-    history: RegistryHistory,
-    action: string,
-  ): Promise<void> {
-    await this.ctx.audit.record({
-      action,
-      outcome: history.status === 'rejected' ? 'failure' : 'success',
-      actor: call.actor,
-      patientIds: [patientId],
-      resource: { type: 'Patient', id: patientId },
-      details: { registry, status: history.status, doses: history.immunizations.length },
       ...(call.requestId ? { requestId: call.requestId } : {}),
       ...(call.sourceIp ? { sourceIp: call.sourceIp } : {}),
     });

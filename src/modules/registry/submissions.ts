@@ -101,14 +101,6 @@ export type AttemptResult =
     }
   | { kind: 'permanent'; error: string };
 
-const TERMINAL: SubmissionStatus[] = [
-  'accepted',
-  'accepted_with_warnings',
-  'rejected',
-  'failed',
-  'superseded',
-];
-
 /** MSH-10 allows 20 characters: 15 random bytes in base64url are exactly 20, unique enough. */
 export function newControlId(): string {
   return randomBytes(15).toString('base64url');
@@ -406,8 +398,4 @@ export async function openWorkCount(q: Queryable): Promise<number> {
     "SELECT count(*)::int AS n FROM registry_submissions WHERE work_item = 'open'",
   );
   return result.rows[0]?.n ?? 0;
-}
-
-export function isTerminal(status: SubmissionStatus): boolean {
-  return TERMINAL.includes(status);
 }
