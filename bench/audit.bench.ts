@@ -20,6 +20,7 @@ import { createLogger } from '../src/platform/observability/logger.js';
 import { LocalDiskStorage } from '../src/platform/storage/local-disk.js';
 import type { Row } from './lib/suite.js';
 import { formatTable } from './lib/table.js';
+import { percentile, processRssMb } from './lib/stats.js';
 
 interface Backend {
   db: Database;
@@ -55,14 +56,6 @@ async function openBackend(): Promise<Backend> {
     },
   };
 }
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 100) / 100;
-}
-
-const rssMb = () => Math.round(process.memoryUsage().rss / 1_048_576);
 
 function record(i: number): AuditRecord {
   return {
@@ -107,7 +100,7 @@ async function append(
     opsPerSec: Math.round(total / seconds),
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
-    rssMb: rssMb(),
+    rssMb: processRssMb(),
   };
 }
 
@@ -127,7 +120,7 @@ async function verify(backend: Backend, audit: AuditService): Promise<Row> {
     opsPerSec: Math.round(entries / ((performance.now() - started) / 1000)),
     p50Ms: percentile(runs, 50),
     p99Ms: percentile(runs, 99),
-    rssMb: rssMb(),
+    rssMb: processRssMb(),
   };
 }
 
@@ -169,7 +162,7 @@ async function auditedRead(
       opsPerSec: Math.round(reads / ((performance.now() - started) / 1000)),
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
-      rssMb: rssMb(),
+      rssMb: processRssMb(),
     };
   };
   const plain = await run(false);

@@ -14,6 +14,7 @@ import { eventMigrations } from '../src/platform/events/schema.js';
 import { createLogger } from '../src/platform/observability/logger.js';
 import type { Row } from './lib/suite.js';
 import { formatTable } from './lib/table.js';
+import { percentile, processRssMb } from './lib/stats.js';
 
 const logger = createLogger('silent');
 
@@ -51,13 +52,6 @@ async function openBackend(): Promise<Backend> {
     },
   };
 }
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-const rssMb = () => process.memoryUsage().rss / 1024 / 1024;
 
 /** Waits until every handler ran (counted in memory, no polling load), then until all are recorded done. */
 async function waitDone(
@@ -129,13 +123,12 @@ async function memoryFirst(backend: Backend, total: number): Promise<Row> {
     await publishAll(backend.db, bus, 'bench.memory', total, backend.publishers, committedAt);
     await waitDone(backend.db, 'bench.memory', total, () => handled);
     const seconds = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
     return {
       operation: `events publish+deliver, memory-first (${backend.label}, ${backend.publishers} publishers)`,
       opsPerSec: total / seconds,
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
-      rssMb: rssMb(),
+      rssMb: processRssMb(),
     };
   } finally {
     await bus.stop();
@@ -165,13 +158,12 @@ async function sweeperPath(backend: Backend, total: number): Promise<Row> {
     await publishAll(backend.db, publisher, 'bench.sweep', total, backend.publishers, committedAt);
     await waitDone(backend.db, 'bench.sweep', total, () => handled);
     const seconds = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
     return {
       operation: `events publish+deliver, sweeper path (${backend.label})`,
       opsPerSec: total / seconds,
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
-      rssMb: rssMb(),
+      rssMb: processRssMb(),
     };
   } finally {
     await worker.stop();
@@ -223,13 +215,12 @@ async function crashRecovery(backend: Backend, total: number): Promise<Row> {
   try {
     await waitDone(db, 'bench.crash', total, () => latencies.length);
     const seconds = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
     return {
       operation: `events sweeper recovery after a crash (${backend.label}, ${total} leased)`,
       opsPerSec: total / seconds,
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
-      rssMb: rssMb(),
+      rssMb: processRssMb(),
     };
   } finally {
     await bus.stop();

@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { fhirHarness, type FhirHarness } from '../test/modules/fhir/harness.js';
+import { percentile, processRssMb } from './lib/stats.js';
 
 export interface FhirBenchRow {
   operation: string;
@@ -33,11 +34,6 @@ const FAMILIES = [
 const GIVEN = ['Ava', 'Liam', 'Mia', 'Noah', 'Emma', 'Oliver', 'Sofia', 'Elijah', 'Isla', 'Lucas'];
 const CVX = ['08', '20', '10', '03', '21', '62', '83', '115', '133', '208'];
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
-
 /** Runs `fn` `total` times with `concurrency` in flight; `units` counts work per call (resources). */
 async function measure(
   operation: string,
@@ -60,13 +56,12 @@ async function measure(
     }),
   );
   const elapsed = performance.now() - started;
-  times.sort((a, b) => a - b);
   const row: FhirBenchRow = {
     operation,
     opsPerSec: Math.round(((total * units) / elapsed) * 1000 * 10) / 10,
     p50Ms: Math.round(percentile(times, 50) * 100) / 100,
     p99Ms: Math.round(percentile(times, 99) * 100) / 100,
-    rssMb: Math.round((process.memoryUsage().rss / 1024 / 1024) * 10) / 10,
+    rssMb: processRssMb(),
   };
   return row;
 }

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { getSupportingData, runForecast } from '../src/modules/immunization/cdsi/index.js';
 import type { ForecastInput } from '../src/modules/immunization/cdsi/index.js';
 import { caseInput, compareCase, loadCdcCases } from '../test/modules/immunization/cdsi/cdc-cases.js';
+import { percentile, processRssMb } from './lib/stats.js';
 
 export interface ForecastBenchRow {
   operation: string;
@@ -46,12 +47,6 @@ export const TWENTY_DOSE_PATIENT: ForecastInput = {
   ],
 };
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)] as number;
-}
-
 function measure(operation: string, iterations: number, fn: () => void): ForecastBenchRow {
   const times: number[] = [];
   for (let i = 0; i < iterations; i += 1) {
@@ -59,14 +54,13 @@ function measure(operation: string, iterations: number, fn: () => void): Forecas
     fn();
     times.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
   const total = times.reduce((a, b) => a + b, 0);
   return {
     operation,
     opsPerSec: Math.round((iterations / total) * 1000 * 10) / 10,
     p50Ms: Math.round(percentile(times, 50) * 1000) / 1000,
     p99Ms: Math.round(percentile(times, 99) * 1000) / 1000,
-    rssMb: Math.round((process.memoryUsage().rss / 1024 / 1024) * 10) / 10,
+    rssMb: processRssMb(),
   };
 }
 

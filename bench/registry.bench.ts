@@ -16,13 +16,10 @@ import { createLogger } from '../src/platform/observability/logger.js';
 import { openRuntime } from '../src/runtime.js';
 import type { Row } from './lib/suite.js';
 import { formatTable } from './lib/table.js';
+import { percentile, processRssMb } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOSES = 1_000;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
-}
 
 async function startSimulator(): Promise<{ url: string; stop: () => void }> {
   const child = spawn(
@@ -126,7 +123,7 @@ export async function runRegistryBench(): Promise<Row[]> {
         if (open.rows[0]?.n === 0) break;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      if (round === 0) rssFirst = process.memoryUsage().rss;
+      if (round === 0) rssFirst = processRssMb();
     }
     const seconds = (performance.now() - started) / 1000;
     const stats = await ctx.db.query<{ status: string; ms: number }>(
@@ -134,14 +131,12 @@ export async function runRegistryBench(): Promise<Row[]> {
     );
     for (const row of stats.rows) latencies.push(Number(row.ms));
     const bad = stats.rows.filter((r) => r.status !== 'accepted').length;
-    latencies.sort((a, b) => a - b);
-    const rssLast = process.memoryUsage().rss;
     rows.push({
       operation: `registry submit end to end (${stats.rows.length} via CDC SOAP, queue → ACK)`,
       opsPerSec: stats.rows.length / seconds,
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
-      rssMb: rssLast / 1024 / 1024,
+      rssMb: processRssMb(),
       ...(bad > 0 ? { failed: bad } : {}),
     });
     rows.push({
@@ -149,7 +144,7 @@ export async function runRegistryBench(): Promise<Row[]> {
       opsPerSec: 0,
       p50Ms: 0,
       p99Ms: 0,
-      rssMb: rssFirst / 1024 / 1024,
+      rssMb: rssFirst,
     });
   } finally {
     await runtime.close();
