@@ -60,6 +60,7 @@ export async function openDatabase(
       socketDir: dirname(holder.socket),
       max: 1,
       applicationName: options.applicationName,
+      namedStatements: false,
     });
     return { db, mode: 'embedded-shared', close: () => db.close() };
   }

@@ -11,8 +11,17 @@ const types = {
   },
 } as pg.CustomTypesConfig;
 
-function statement(sql: string, params: readonly unknown[], options?: QueryOptions): pg.QueryConfig {
-  return { text: sql, values: params as unknown[], ...(options?.name ? { name: options.name } : {}) };
+function statement(
+  sql: string,
+  params: readonly unknown[],
+  options: QueryOptions | undefined,
+  named: boolean,
+): pg.QueryConfig {
+  return {
+    text: sql,
+    values: params as unknown[],
+    ...(named && options?.name ? { name: options.name } : {}),
+  };
 }
 
 export interface PostgresOptions {
@@ -23,14 +32,21 @@ export interface PostgresOptions {
   /** Schema to put first on the search_path (test isolation). */
   schema?: string;
   applicationName?: string;
+  /**
+   * Whether to prepare named statements. Off for a shared embedded database: its one session
+   * outlives each socket client, so a name prepared by an earlier client would collide.
+   */
+  namedStatements?: boolean;
 }
 
 /** A pooled connection to a PostgreSQL server (or to a shared PGlite over its socket). */
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
+  private readonly named: boolean;
 
   constructor(options: PostgresOptions) {
+    this.named = options.namedStatements ?? true;
     this.pool = new pg.Pool({
       // A connection string wins over separate fields in node-postgres, so give one or the other.
       ...(options.socketDir
@@ -52,7 +68,7 @@ export class PostgresDatabase implements Database {
     params: readonly unknown[] = [],
     options?: QueryOptions,
   ): Promise<QueryResult<T>> {
-    const result = await this.pool.query(statement(sql, params, options));
+    const result = await this.pool.query(statement(sql, params, options, this.named));
     return { rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length };
   }
 
@@ -62,6 +78,7 @@ export class PostgresDatabase implements Database {
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const named = this.named;
     const afterCommit = new AfterCommit();
     let committed = false;
     try {
@@ -72,7 +89,7 @@ export class PostgresDatabase implements Database {
           params: readonly unknown[] = [],
           options?: QueryOptions,
         ): Promise<QueryResult<R>> {
-          const result = await client.query(statement(sql, params, options));
+          const result = await client.query(statement(sql, params, options, named));
           return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
         },
         async exec(sql: string): Promise<void> {

@@ -73,4 +73,33 @@ describe('sharing the embedded database over its socket', () => {
       { who: 'server', n: 20 },
     ]);
   });
+
+  test('successive commands may run the same named statement through the shared session', async () => {
+    // Each `iris` command is a new socket client of the one PGlite session; a statement name
+    // prepared by an earlier command must not collide with the next one's.
+    for (const who of ['first', 'second']) {
+      const command = await openDatabase({ dataDir, poolMax: 1 }, { share: false });
+      try {
+        await command.db.query(
+          'INSERT INTO shared_probe VALUES ($1, $2)',
+          [who === 'first' ? 200 : 201, who],
+          {
+            name: 'shared_probe_insert',
+          },
+        );
+        await command.db.transaction((tx) =>
+          tx.query('SELECT count(*) FROM shared_probe', [], { name: 'shared_probe_count' }),
+        );
+      } finally {
+        await command.close();
+      }
+    }
+    const { rows } = await server.db.query<{ who: string }>(
+      'SELECT who FROM shared_probe WHERE id >= 200 ORDER BY id',
+    );
+    assert.deepEqual(
+      rows.map((r) => r.who),
+      ['first', 'second'],
+    );
+  });
 });
