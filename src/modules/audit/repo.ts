@@ -23,11 +23,12 @@ export async function insertIntakeBatch(
   q: Queryable,
   rows: ReadonlyArray<{ occurredAt: string; body: string }>,
 ): Promise<void> {
-  // One JSON document instead of array parameters: JSON.stringify is native and so is json parsing.
+  // One JSON document instead of array parameters: JSON.stringify is native and so is json
+  // parsing. Ordered, so the entries are chained in the order given.
   await q.query(
     `INSERT INTO audit_intake (occurred_at, body)
-     SELECT o, b FROM json_to_recordset($1::json) AS r(o timestamptz, b text)`,
-    [JSON.stringify(rows.map((r) => ({ o: r.occurredAt, b: r.body })))],
+     SELECT o, b FROM json_to_recordset($1::json) AS r(n int, o timestamptz, b text) ORDER BY n`,
+    [JSON.stringify(rows.map((r, n) => ({ n, o: r.occurredAt, b: r.body })))],
   );
 }
 

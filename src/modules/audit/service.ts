@@ -130,6 +130,7 @@ export function createAuditTrail(
     sinks,
     userDirectory: options.userDirectory ?? null,
     record: (entry, tx) => writer.record(entry, tx),
+    recordMany: (entries, tx) => writer.recordMany(entries, tx),
     async flush() {
       await writer.flush();
       if (evaluating) await evaluating;

@@ -135,6 +135,28 @@ export class AuditWriter implements AuditTrail {
     });
   }
 
+  async recordMany(entries: readonly AuditRecord[], tx: Queryable): Promise<void> {
+    if (this.closed) throw new Error('the audit trail is closed');
+    if (entries.length === 0) return;
+    if (isDatabase(tx)) {
+      await Promise.all(entries.map((entry) => this.record(entry)));
+      return;
+    }
+    const now = this.now();
+    await insertIntakeBatch(
+      tx,
+      entries.map((entry) => {
+        const normalized = normalizeRecord(entry, now);
+        return { occurredAt: normalized.time, body: encodeParts(canonicalParts(normalized)) };
+      }),
+    );
+    if (isTransaction(tx)) {
+      tx.afterCommit(() => {
+        this.sequenceSoon();
+      });
+    }
+  }
+
   /** Chains everything committed to the intake before this call; resolves once it is in the log. */
   async flush(): Promise<void> {
     if (this.intakeRunning) await this.intakeRunning;

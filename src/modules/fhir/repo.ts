@@ -73,28 +73,42 @@ export interface NewVersion {
   sealed: Sealed;
 }
 
-export async function insertVersion(q: Queryable, v: NewVersion): Promise<void> {
-  const params = [
-    v.type,
-    v.id,
-    v.version,
-    v.lastUpdated,
-    v.deleted,
-    v.sealed.kid,
-    v.sealed.wrappedKey,
-    v.sealed.iv,
-    v.sealed.content,
-  ];
-  // One round trip: the history row and the current row together.
+/**
+ * Stores new versions: their history rows and current rows, in one round trip however many.
+ * Binary columns travel as base64 text arrays, which every driver serialises alike.
+ */
+export async function insertVersions(q: Queryable, versions: readonly NewVersion[]): Promise<void> {
+  if (versions.length === 0) return;
+  const column = <T>(pick: (v: NewVersion) => T) => versions.map(pick);
+  const b64 = (pick: (v: NewVersion) => Buffer) => versions.map((v) => pick(v).toString('base64'));
   await q.query(
-    `WITH history AS (
-       INSERT INTO fhir_resource_history (${VERSION_COLUMNS}, method) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10))
-     INSERT INTO fhir_resource (${VERSION_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+    `WITH v AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::boolean[], $6::text[],
+                            $7::text[], $8::text[], $9::text[], $10::text[])
+         AS v(resource_type, id, version, last_updated, deleted, kid, wrapped_key, iv, content, method)),
+     history AS (
+       INSERT INTO fhir_resource_history (${VERSION_COLUMNS}, method)
+       SELECT resource_type, id, version, last_updated, deleted, kid, decode(wrapped_key, 'base64'),
+              decode(iv, 'base64'), decode(content, 'base64'), method FROM v)
+     INSERT INTO fhir_resource (${VERSION_COLUMNS})
+     SELECT resource_type, id, version, last_updated, deleted, kid, decode(wrapped_key, 'base64'),
+            decode(iv, 'base64'), decode(content, 'base64') FROM v
      ON CONFLICT (resource_type, id) DO UPDATE SET version = EXCLUDED.version,
        last_updated = EXCLUDED.last_updated, deleted = EXCLUDED.deleted, kid = EXCLUDED.kid,
        wrapped_key = EXCLUDED.wrapped_key, iv = EXCLUDED.iv, content = EXCLUDED.content`,
-    [...params, v.method],
-    { name: 'fhir_insert_version' },
+    [
+      column((v) => v.type),
+      column((v) => v.id),
+      column((v) => v.version),
+      column((v) => v.lastUpdated),
+      column((v) => v.deleted),
+      column((v) => v.sealed.kid),
+      b64((v) => v.sealed.wrappedKey),
+      b64((v) => v.sealed.iv),
+      b64((v) => v.sealed.content),
+      column((v) => v.method),
+    ],
+    { name: 'fhir_insert_versions' },
   );
 }
 
@@ -124,76 +138,93 @@ export async function writeIndex(
     ];
     await q.query(`WITH ${deletes.map((sql, i) => `d${i} AS (${sql})`).join(', ')} SELECT 1`, [type, id]);
   }
-  if (!rows) return;
-  const params: unknown[] = [type, id];
+  if (rows) await insertIndexRows(q, [{ type, id, rows }]);
+}
+
+export interface IndexedResource {
+  type: string;
+  id: string;
+  rows: IndexRows;
+}
+
+/**
+ * Inserts the index rows and compartment membership of resources that have none yet, every
+ * table in one round trip. The statement's text depends only on which tables get rows, so it
+ * is prepared once per shape and reused.
+ */
+export async function insertIndexRows(q: Queryable, resources: readonly IndexedResource[]): Promise<void> {
+  const params: unknown[] = [];
   const inserts: string[] = [];
-  const bulk = (table: string, columns: string[], casts: string[], data: unknown[][]) => {
-    if (data.length === 0) return;
-    const list = casts.map((c, i) => `$${params.push(data.map((row) => row[i] ?? null))}::${c}[]`).join(', ');
+  const shape: string[] = [];
+  const bulk = (
+    table: string,
+    columns: string[],
+    casts: string[],
+    pick: (r: IndexRows) => ReadonlyArray<readonly unknown[]>,
+  ) => {
+    const types: string[] = [];
+    const ids: string[] = [];
+    const data: unknown[][] = casts.map(() => []);
+    for (const resource of resources) {
+      for (const row of pick(resource.rows)) {
+        types.push(resource.type);
+        ids.push(resource.id);
+        row.forEach((value, i) => data[i]?.push(value ?? null));
+      }
+    }
+    if (types.length === 0) return;
+    shape.push(table);
+    const list = [types, ids, ...data]
+      .map((values, i) => `$${params.push(values)}::${i < 2 ? 'text' : casts[i - 2]}[]`)
+      .join(', ');
     inserts.push(
-      `INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) SELECT $1, $2, * FROM unnest(${list})`,
+      `INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) SELECT * FROM unnest(${list})`,
     );
   };
   bulk(
     'fhir_idx_token',
     ['code', 'system', 'value', 'blinded', 'text'],
     ['text', 'text', 'text', 'boolean', 'text'],
-    rows.token.map((r) => [r.code, r.system, r.value, r.blinded, r.text]),
+    (r) => r.token.map((t) => [t.code, t.system, t.value, t.blinded, t.text]),
   );
-  bulk(
-    'fhir_idx_string',
-    ['code', 'value', 'exact', 'blinded'],
-    ['text', 'text', 'text', 'boolean'],
-    rows.string.map((r) => [r.code, r.value, r.exact, r.blinded]),
+  bulk('fhir_idx_string', ['code', 'value', 'exact', 'blinded'], ['text', 'text', 'text', 'boolean'], (r) =>
+    r.string.map((t) => [t.code, t.value, t.exact, t.blinded]),
   );
-  bulk(
-    'fhir_idx_string_prefix',
-    ['code', 'prefix'],
-    ['text', 'text'],
-    rows.prefix.map((r) => [r.code, r.prefix]),
+  bulk('fhir_idx_string_prefix', ['code', 'prefix'], ['text', 'text'], (r) =>
+    r.prefix.map((t) => [t.code, t.prefix]),
   );
   bulk(
     'fhir_idx_date',
     ['code', 'low', 'high', 'day_blind'],
     ['text', 'timestamptz', 'timestamptz', 'text'],
-    rows.date.map((r) => [r.code, instant(r.low), instant(r.high), r.dayBlind]),
+    (r) => r.date.map((t) => [t.code, instant(t.low), instant(t.high), t.dayBlind]),
   );
   bulk(
     'fhir_idx_reference',
     ['code', 'target_type', 'target_id', 'reference'],
     ['text', 'text', 'text', 'text'],
-    rows.reference.map((r) => [r.code, r.targetType, r.targetId, r.reference]),
+    (r) => r.reference.map((t) => [t.code, t.targetType, t.targetId, t.reference]),
   );
-  bulk(
-    'fhir_idx_quantity',
-    ['code', 'value', 'system', 'unit'],
-    ['text', 'numeric', 'text', 'text'],
-    rows.quantity.map((r) => [r.code, r.value, r.system, r.unit]),
+  bulk('fhir_idx_quantity', ['code', 'value', 'system', 'unit'], ['text', 'numeric', 'text', 'text'], (r) =>
+    r.quantity.map((t) => [t.code, t.value, t.system, t.unit]),
   );
-  bulk(
-    'fhir_idx_number',
-    ['code', 'value'],
-    ['text', 'numeric'],
-    rows.number.map((r) => [r.code, r.value]),
+  bulk('fhir_idx_number', ['code', 'value'], ['text', 'numeric'], (r) =>
+    r.number.map((t) => [t.code, t.value]),
   );
-  bulk(
-    'fhir_idx_uri',
-    ['code', 'value'],
-    ['text', 'text'],
-    rows.uri.map((r) => [r.code, r.value]),
-  );
-  if (rows.patients.length > 0) {
+  bulk('fhir_idx_uri', ['code', 'value'], ['text', 'text'], (r) => r.uri.map((t) => [t.code, t.value]));
+  bulk('fhir_compartment', ['patient_id'], ['text'], (r) => r.patients.map((p) => [p]));
+  const owned = resources.filter((r) => r.type === 'Patient' && r.rows.organizationId);
+  if (owned.length > 0) {
+    shape.push('fhir_patient_organization');
     inserts.push(
-      `INSERT INTO fhir_compartment (resource_type, resource_id, patient_id) SELECT $1, $2, unnest($${params.push(rows.patients)}::text[])`,
-    );
-  }
-  if (type === 'Patient' && rows.organizationId) {
-    inserts.push(
-      `INSERT INTO fhir_patient_organization (patient_id, organization_id) VALUES ($2, $${params.push(rows.organizationId)})`,
+      `INSERT INTO fhir_patient_organization (patient_id, organization_id)
+       SELECT * FROM unnest($${params.push(owned.map((r) => r.id))}::text[], $${params.push(owned.map((r) => r.rows.organizationId))}::text[])`,
     );
   }
   if (inserts.length === 0) return;
-  await q.query(`WITH ${inserts.map((sql, i) => `i${i} AS (${sql})`).join(', ')} SELECT 1`, params);
+  await q.query(`WITH ${inserts.map((sql, i) => `i${i} AS (${sql})`).join(', ')} SELECT 1`, params, {
+    name: `fhir_idx_${shape.map((t) => t.replace(/^fhir_(idx_)?/, '')).join('_')}`,
+  });
 }
 
 export async function compartmentOf(q: Queryable, type: string, id: string): Promise<string[]> {

@@ -4,11 +4,21 @@ import type { AppContext } from '../../platform/context.js';
 import type { Transaction } from '../../platform/db/types.js';
 import type { Query } from './http/request.js';
 import { runSearch } from './search/execute.js';
+import { assertValid } from './validation.js';
 import { parseSearch } from './search/parse.js';
 import { fhirRuntime, type CallContext, type FhirRuntime } from './store/context.js';
-import { readResource, vreadResource, type ReadOptions, type ReadResult } from './store/read.js';
+import {
+  readMany,
+  readResource,
+  vreadMany,
+  vreadResource,
+  type ReadOptions,
+  type ReadResult,
+  type VersionRef,
+} from './store/read.js';
 import {
   createResource,
+  createManyTrusted,
   createTrusted,
   deleteResource,
   updateResource,
@@ -30,6 +40,20 @@ export interface FhirStore {
     versionId: string,
     options?: ReadOptions,
   ): Promise<ReadResult>;
+  /** Current versions of several resources of one type, keyed by id; unknown, hidden or deleted ones are absent. */
+  readMany(
+    ctx: CallContext,
+    type: string,
+    ids: readonly string[],
+    options?: ReadOptions,
+  ): Promise<Map<string, ReadResult>>;
+  /** Several versions of one type, keyed `<id>/<versionId>`; unknown, hidden or deleted ones are absent. */
+  vreadMany(
+    ctx: CallContext,
+    type: string,
+    refs: readonly VersionRef[],
+    options?: ReadOptions,
+  ): Promise<Map<string, ReadResult>>;
   /** Every match of a search (all pages, up to `limit`), e.g. `{ patient: 'Patient/1' }`. */
   search(ctx: CallContext, type: string, query: Query, limit?: number): Promise<Resource[]>;
   create(
@@ -38,6 +62,16 @@ export interface FhirStore {
     resource: Resource,
     options?: CreateOptions,
   ): Promise<WriteResult>;
+  /**
+   * Creates several new resources in a fixed number of round trips (bulk platform work), with
+   * the same index rows, audit entries and events as one `create` each.
+   */
+  createMany(
+    ctx: CallContext,
+    tx: Transaction,
+    resources: readonly Resource[],
+    options?: CreateOptions,
+  ): Promise<WriteResult[]>;
   update(ctx: CallContext, tx: Transaction, resource: Resource, pre?: Preconditions): Promise<WriteResult>;
   /** A new deleted version; null when there was nothing to delete. */
   delete(ctx: CallContext, tx: Transaction, type: string, id: string): Promise<WriteResult | null>;
@@ -91,6 +125,17 @@ export function createFhirStore(rt: FhirRuntime): FhirStore {
     async create(ctx, tx, resource, options = {}) {
       if (!options.trusted) return createResource(rt, ctx, tx, resource, resource.resourceType, resource.id);
       return createTrusted(rt, ctx, tx, { ...resource, id: resource.id ?? randomUUID() } as Resource);
+    },
+    readMany: (ctx, type, ids, options) => readMany(rt, ctx, type, ids, rt.db, options),
+    vreadMany: (ctx, type, refs, options) => vreadMany(rt, ctx, type, refs, rt.db, options),
+    async createMany(ctx, tx, resources, options = {}) {
+      if (!options.trusted) for (const resource of resources) assertValid(resource, rt.validationOptions);
+      return createManyTrusted(
+        rt,
+        ctx,
+        tx,
+        resources.map((resource) => ({ ...resource, id: resource.id ?? randomUUID() }) as Resource),
+      );
     },
     delete: (ctx, tx, type, id) => deleteResource(rt, ctx, tx, type, id),
     update: (ctx, tx, resource, pre) =>

@@ -34,31 +34,65 @@ export function outboundPatient(patient: Patient, facility: string): Patient {
   return { ...patient, identifier: [own, ...others] };
 }
 
-/** Reads what a submission sends: the queued version, or for a delete the version before it. */
-export async function loadSubmissionData(
+/** The version a submission reports: the queued one, or for a delete the version before it. */
+function reportedVersion(row: SubmissionRow): number {
+  return row.operation === 'delete' ? row.immunization_version - 1 : row.immunization_version;
+}
+
+/**
+ * Reads what a batch of submissions sends, in two round trips (the doses' versions, then their
+ * patients' current records). Each row maps to its data, or to why it cannot be sent (which
+ * never gets better by retrying).
+ */
+export async function loadSubmissionBatch(
   store: FhirStore,
-  row: SubmissionRow,
-  patients: Map<string, Promise<Patient>> = new Map(),
-): Promise<SubmissionData> {
-  const version = row.operation === 'delete' ? row.immunization_version - 1 : row.immunization_version;
-  if (version < 1) throw new MissingDataError('no stored version of the immunization to report');
+  rows: readonly SubmissionRow[],
+): Promise<Map<string, SubmissionData | MissingDataError>> {
   const options = { audit: false };
-  const { resource } = await store.vread(
+  const doses = await store.vreadMany(
     SYSTEM_CONTEXT,
     'Immunization',
-    row.immunization_id,
-    String(version),
+    rows
+      .filter((row) => reportedVersion(row) >= 1)
+      .map((row) => ({ id: row.immunization_id, versionId: String(reportedVersion(row)) })),
     options,
   );
-  const immunization = resource as Immunization;
-  // One read per patient and batch: a clinic's batch often holds several doses of one patient.
-  const patientId = patientIdOf(immunization);
-  let patient = patients.get(patientId);
-  if (!patient) {
-    patient = store.read(SYSTEM_CONTEXT, 'Patient', patientId, options).then((r) => r.resource as Patient);
-    patients.set(patientId, patient);
+  const loaded = new Map<string, SubmissionData | MissingDataError>();
+  const wanted = new Map<string, { immunization: Immunization; patientId: string }>();
+  for (const row of rows) {
+    const version = reportedVersion(row);
+    if (version < 1) {
+      loaded.set(row.id, new MissingDataError('no stored version of the immunization to report'));
+      continue;
+    }
+    const dose = doses.get(`${row.immunization_id}/${version}`);
+    if (!dose) {
+      loaded.set(row.id, new MissingDataError('the immunization or its patient is no longer stored'));
+      continue;
+    }
+    const immunization = dose.resource as Immunization;
+    try {
+      wanted.set(row.id, { immunization, patientId: patientIdOf(immunization) });
+    } catch (error) {
+      loaded.set(row.id, error as MissingDataError);
+    }
   }
-  return { patient: await patient, immunization };
+  const patients = await store.readMany(
+    SYSTEM_CONTEXT,
+    'Patient',
+    [...wanted.values()].map((w) => w.patientId),
+    options,
+  );
+  for (const [rowId, { immunization, patientId }] of wanted) {
+    const patient = patients.get(patientId)?.resource as Patient | undefined;
+    loaded.set(
+      rowId,
+      patient
+        ? { patient, immunization }
+        : new MissingDataError('the immunization or its patient is no longer stored'),
+    );
+  }
+  return loaded;
 }
 
 function fhirBundle(endpoint: Endpoint, row: SubmissionRow, data: SubmissionData): Bundle {

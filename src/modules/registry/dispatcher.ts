@@ -1,13 +1,12 @@
 import { hostname } from 'node:os';
-import type { Patient } from 'fhir/r4.js';
 import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../../platform/context.js';
 import type { BackgroundService } from '../../platform/events/port.js';
-import { SYSTEM_CONTEXT, type FhirStore } from '../fhir/index.js';
-import { deliver, failureResult, loadSubmissionData } from './deliver.js';
+import type { FhirStore } from '../fhir/index.js';
+import { deliver, failureResult, loadSubmissionBatch } from './deliver.js';
+import { OutcomeRecorder } from './recorder.js';
 import type { Endpoint, EndpointRepository } from './endpoints.js';
-import { registryProvenance } from './provenance.js';
-import { claim, nextDue, release, settle, type AttemptResult, type SubmissionRow } from './submissions.js';
+import { claim, nextDue, release, type AttemptResult, type SubmissionRow } from './submissions.js';
 import type { RegistryTransport, TransportRegistry } from './transport/index.js';
 
 export interface DispatchOptions {
@@ -36,16 +35,6 @@ export function retryDelay(attempts: number, options: DispatchOptions, retryAfte
   return Math.max(retryAfterMs, Math.round(step / 2 + (Math.random() * step) / 2));
 }
 
-/** Outcomes recorded per transaction by one sending worker. */
-const RECORD_CHUNK = 8;
-
-interface Outcome {
-  row: SubmissionRow;
-  result: AttemptResult;
-  startedAt: Date;
-  latencyMs: number;
-}
-
 interface Lane {
   endpoint: Endpoint;
   running: Promise<void>;
@@ -59,6 +48,9 @@ function stopLane(lane: Lane): Promise<void> {
   lane.wake();
   return lane.running;
 }
+
+/** A lane claims this many rounds of `maxConcurrent` submissions at once. */
+const CLAIM_ROUNDS = 16;
 
 const sleep = (ms: number, lane: { wake: () => void }) =>
   new Promise<void>((resolve) => {
@@ -143,38 +135,63 @@ export class RegistryDispatcher implements BackgroundService {
   private async runLane(lane: Lane): Promise<void> {
     const { endpoint } = lane;
     const transport = this.transports.get(endpoint.config);
-    while (!lane.stop) {
-      try {
-        if (transport.policy.state === 'open') {
-          await sleep(Math.min(this.options.pollMs, endpoint.config.breaker.halfOpenAfterMs), lane);
-          continue;
+    // The previous batch's outcomes are recorded while the next batch is sent; at most one
+    // batch is being recorded at a time.
+    let recording: Promise<void> = Promise.resolve();
+    const recorded = (finish: Promise<void>) =>
+      finish
+        .catch((err: unknown) => {
+          this.ctx.logger.warn({ err, registry: endpoint.name }, 'registry outcomes not recorded');
+        })
+        // Later submissions of the same doses may have become due: look now.
+        .finally(() => lane.wake());
+    try {
+      while (!lane.stop) {
+        try {
+          if (transport.policy.state === 'open') {
+            await sleep(Math.min(this.options.pollMs, endpoint.config.breaker.halfOpenAfterMs), lane);
+            continue;
+          }
+          // Half-open: one probe at a time until the registry answers again.
+          const limit = transport.policy.state === 'half-open' ? 1 : endpoint.maxConcurrent * CLAIM_ROUNDS;
+          const rows = await claim(this.ctx.db, endpoint.id, this.owner, limit, this.options.leaseMs);
+          if (rows.length === 0) {
+            const due = await nextDue(this.ctx.db, endpoint.id);
+            const wait = due ? Math.max(10, due.getTime() - Date.now()) : this.options.pollMs;
+            await sleep(Math.min(wait, this.options.pollMs), lane);
+            continue;
+          }
+          const batch = await this.sendBatch(lane, transport, rows);
+          await recording;
+          recording = recorded(batch.recorded);
+        } catch (err) {
+          this.ctx.logger.warn({ err, registry: endpoint.name }, 'registry lane iteration failed');
+          await sleep(this.options.pollMs, lane);
         }
-        // Half-open: one probe at a time until the registry answers again.
-        const limit = transport.policy.state === 'half-open' ? 1 : endpoint.maxConcurrent * 4;
-        const rows = await claim(this.ctx.db, endpoint.id, this.owner, limit, this.options.leaseMs);
-        if (rows.length === 0) {
-          const due = await nextDue(this.ctx.db, endpoint.id);
-          const wait = due ? Math.max(10, due.getTime() - Date.now()) : this.options.pollMs;
-          await sleep(Math.min(wait, this.options.pollMs), lane);
-          continue;
-        }
-        await this.sendBatch(lane, transport, rows);
-      } catch (err) {
-        this.ctx.logger.warn({ err, registry: endpoint.name }, 'registry lane iteration failed');
-        await sleep(this.options.pollMs, lane);
       }
+    } finally {
+      await recording;
     }
   }
 
-  private async sendBatch(lane: Lane, transport: RegistryTransport, rows: SubmissionRow[]): Promise<void> {
+  /**
+   * Sends a batch, `maxConcurrent` at a time, and resolves once every row was sent; `recorded`
+   * settles once every outcome is recorded and unsent rows are handed back.
+   */
+  private async sendBatch(
+    lane: Lane,
+    transport: RegistryTransport,
+    rows: SubmissionRow[],
+  ): Promise<{ recorded: Promise<void> }> {
     const { endpoint } = lane;
     const parked: string[] = [];
-    const patients = new Map<string, Promise<Patient>>();
+    const data = await loadSubmissionBatch(this.store, rows);
+    const recorder = new OutcomeRecorder(
+      { db: this.ctx.db, store: this.store, audit: this.ctx.audit, events: this.ctx.events },
+      endpoint,
+    );
     let next = 0;
-    // Each worker records its own outcomes a few at a time, so sending and recording overlap
-    // and, on a PostgreSQL server, several recording transactions run at once.
     const worker = async () => {
-      let done: Outcome[] = [];
       while (next < rows.length) {
         const row = rows[next++] as SubmissionRow;
         if (lane.stop) {
@@ -183,85 +200,40 @@ export class RegistryDispatcher implements BackgroundService {
         }
         const startedAt = new Date();
         const t0 = performance.now();
+        const loaded = data.get(row.id);
         let result: AttemptResult;
-        try {
-          const data = await loadSubmissionData(this.store, row, patients);
-          result = await deliver(endpoint, transport, row, data, startedAt);
-        } catch (error) {
-          result = failureResult(error);
-        }
+        if (!loaded) result = { kind: 'permanent', error: 'the submission was not loaded' };
+        else if (loaded instanceof Error) result = failureResult(loaded);
+        else result = await deliver(endpoint, transport, row, loaded, startedAt);
         const latencyMs = performance.now() - t0;
         // An open circuit or a full bulkhead never reached the registry: not an attempt.
-        if (result.kind === 'transient' && result.backpressure) parked.push(row.id);
-        else done.push({ row, result, startedAt, latencyMs });
-        if (done.length >= RECORD_CHUNK) {
-          await this.record(endpoint, done);
-          done = [];
+        if (result.kind === 'transient' && result.backpressure) {
+          parked.push(row.id);
+          continue;
         }
-      }
-      if (done.length > 0) await this.record(endpoint, done);
-    };
-    await Promise.all(Array.from({ length: Math.min(endpoint.maxConcurrent, rows.length) }, worker));
-    await release(
-      this.ctx.db,
-      parked,
-      Math.min(this.options.pollMs, endpoint.config.breaker.halfOpenAfterMs),
-    );
-  }
-
-  private async record(endpoint: Endpoint, results: Outcome[]): Promise<void> {
-    await this.ctx.db.transaction(async (tx) => {
-      for (const { row, result, startedAt, latencyMs } of results) {
         const retryDelayMs =
           result.kind === 'transient' ? retryDelay(row.attempts + 1, this.options, result.retryAfterMs) : 0;
-        const status = await settle(tx, row, result, {
-          startedAt,
-          latencyMs,
-          retryDelayMs,
-          maxAttempts: endpoint.maxAttempts,
-        });
-        if (status === 'pending') continue;
-        const answered = result.kind === 'answered' ? result : undefined;
-        await this.store.create(
-          SYSTEM_CONTEXT,
-          tx,
-          registryProvenance(
-            endpoint,
-            row,
-            status,
-            answered?.ackCode ?? null,
-            answered?.issues ?? [],
-            new Date(),
-          ),
-          { trusted: true },
-        );
-        await this.ctx.audit.record(
-          {
-            action: row.operation === 'delete' ? 'registry.retract' : 'registry.submit',
-            outcome: status === 'accepted' || status === 'accepted_with_warnings' ? 'success' : 'failure',
-            actor: SYSTEM_CONTEXT.actor,
-            ...(row.patient_id ? { patientIds: [row.patient_id] } : {}),
-            resource: {
-              type: 'Immunization',
-              id: row.immunization_id,
-              versionId: String(row.immunization_version),
-            },
-            details: {
-              registry: endpoint.name,
-              submission: row.id,
-              status,
-              ackCode: answered?.ackCode ?? null,
-            },
-          },
-          tx,
-        );
-        await this.ctx.events.publish(tx, {
-          type: `registry.submission.${status.replace(/_/g, '-')}`,
-          actor: SYSTEM_CONTEXT.actor,
-          aggregate: { type: 'Immunization', id: row.immunization_id },
-          payload: { submissionId: row.id, endpointId: endpoint.id, status, operation: row.operation },
-        });
+        recorder.add({ row, result, startedAt, latencyMs, retryDelayMs });
       }
-    });
+    };
+    const finish = async () => {
+      try {
+        await recorder.drain();
+      } finally {
+        await release(
+          this.ctx.db,
+          parked,
+          Math.min(this.options.pollMs, endpoint.config.breaker.halfOpenAfterMs),
+        );
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(endpoint.maxConcurrent, rows.length) }, worker));
+    } catch (error) {
+      await finish().catch(() => undefined);
+      throw error;
+    }
+    // Wrapped: an async function returning a promise would wait for it.
+    return { recorded: finish() };
   }
 }

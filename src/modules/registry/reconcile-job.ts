@@ -1,6 +1,7 @@
 import type { Patient } from 'fhir/r4.js';
 import type { AppContext } from '../../platform/context.js';
 import type { JobDefinition } from '../../platform/events/scheduler.js';
+import { IrisError } from '../../platform/http/errors.js';
 import { SYSTEM_CONTEXT, type FhirStore } from '../fhir/index.js';
 import type { EndpointRepository } from './endpoints.js';
 import { reconcilePatient } from './reconcile.js';
@@ -19,6 +20,12 @@ export const DEFAULT_RECONCILE_JOB: ReconcileJobOptions = {
   lookbackDays: 30,
   batch: 500,
 };
+
+/** A failure's name or catalogue code, never its message (which may quote the patient's data). */
+function errorCode(err: unknown): string {
+  if (err instanceof IrisError) return err.code;
+  return err instanceof Error ? err.name : 'unknown';
+}
 
 /**
  * Nightly: pulls the history of recently reported patients from each registry and imports the
@@ -56,10 +63,21 @@ export function reconcileJob(
               .resource;
             await reconcilePatient(deps, SYSTEM_CONTEXT, endpoint, transport, patient as Patient);
           } catch (err) {
+            const error = errorCode(err);
             ctx.logger.warn(
-              { err: { name: (err as Error).name }, registry: endpoint.name },
+              { error, registry: endpoint.name },
               'registry reconciliation of one patient failed',
             );
+            // The query may have carried the patient's demographics out before failing: the attempt is
+            // audited like a completed one. Without a working audit trail the run stops here.
+            await ctx.audit.record({
+              action: 'registry.reconcile',
+              outcome: 'failure',
+              actor: SYSTEM_CONTEXT.actor,
+              patientIds: [patientId],
+              resource: { type: 'Patient', id: patientId },
+              details: { registry: endpoint.name, status: 'error', error },
+            });
           }
         }
       }

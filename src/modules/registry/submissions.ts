@@ -140,13 +140,21 @@ export function toSubmission(row: SubmissionRow): Submission {
 export async function enqueue(q: Queryable, next: NewSubmission): Promise<SubmissionRow | null> {
   // Retracting a dose this registry never received sends nothing.
   const initial = next.operation === 'delete' && !(await reached(q, next)) ? 'superseded' : 'pending';
+  // One statement: the new row, and older never-attempted rows of the dose superseded by it.
   const inserted = await q.query<SubmissionRow>(
-    `INSERT INTO registry_submissions (id, endpoint_id, immunization_id, immunization_version, patient_id,
-       operation, control_id, status, trigger, requested_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9)
-     ON CONFLICT (endpoint_id, immunization_id, immunization_version, operation)
-       WHERE trigger IN ('event', 'import')
-     DO NOTHING RETURNING *`,
+    `WITH added AS (
+       INSERT INTO registry_submissions (id, endpoint_id, immunization_id, immunization_version, patient_id,
+         operation, control_id, status, trigger, requested_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9)
+       ON CONFLICT (endpoint_id, immunization_id, immunization_version, operation)
+         WHERE trigger IN ('event', 'import')
+       DO NOTHING RETURNING *),
+     superseded AS (
+       UPDATE registry_submissions SET status = 'superseded', completed_at = now(), lease_owner = NULL,
+         lease_until = NULL
+       WHERE endpoint_id = $2 AND immunization_id = $3 AND status = 'pending' AND attempts = 0
+         AND EXISTS (SELECT 1 FROM added) AND id <> $1)
+     SELECT * FROM added`,
     [
       randomUUID(),
       next.endpointId,
@@ -161,16 +169,7 @@ export async function enqueue(q: Queryable, next: NewSubmission): Promise<Submis
     ],
     { name: 'registry_enqueue' },
   );
-  const row = inserted.rows[0];
-  if (!row) return null;
-  await q.query(
-    `UPDATE registry_submissions SET status = 'superseded', completed_at = now(), lease_owner = NULL,
-       lease_until = NULL
-     WHERE endpoint_id = $1 AND immunization_id = $2 AND id <> $3 AND status = 'pending' AND attempts = 0`,
-    [next.endpointId, next.immunizationId, row.id],
-    { name: 'registry_supersede' },
-  );
-  return row;
+  return inserted.rows[0] ?? null;
 }
 
 async function reached(q: Queryable, next: NewSubmission): Promise<boolean> {
@@ -245,51 +244,79 @@ export async function nextDue(q: Queryable, endpointId: string): Promise<Date | 
   return result.rows[0]?.at ?? null;
 }
 
+/** One attempt to record with `settle`. */
+export interface Settlement {
+  row: SubmissionRow;
+  result: AttemptResult;
+  startedAt: Date;
+  latencyMs: number;
+  /** Delay before the next attempt, used when the result is transient. */
+  retryDelayMs: number;
+}
+
+/** What an attempt's result makes of its submission: an answer ends it, a transient failure retries until `maxAttempts`. */
+export function statusAfter(
+  row: SubmissionRow,
+  result: AttemptResult,
+  maxAttempts: number,
+): SubmissionStatus {
+  if (result.kind === 'answered') return result.status;
+  if (result.kind === 'permanent' || row.attempts + 1 >= maxAttempts) return 'failed';
+  return 'pending';
+}
+
 /**
- * Records one attempt's result. A registry answer ends the submission; a transient failure
- * schedules the next attempt (backoff chosen by the caller) until `maxAttempts`, then fails it.
- * Rejected and failed submissions open a work item.
+ * Records attempts' results, all in one statement: each submission's new state and its
+ * attempt row. A transient failure schedules the next attempt (after `retryDelayMs`) until
+ * `maxAttempts`, then fails. Rejected and failed submissions open a work item. Returns the
+ * new statuses in the order given.
  */
 export async function settle(
   q: Queryable,
-  row: SubmissionRow,
-  result: AttemptResult,
-  attempt: { startedAt: Date; latencyMs: number; retryDelayMs: number; maxAttempts: number },
-): Promise<SubmissionStatus> {
-  const attempts = row.attempts + 1;
-  let status: SubmissionStatus;
-  if (result.kind === 'answered') status = result.status;
-  else if (result.kind === 'permanent' || attempts >= attempt.maxAttempts) status = 'failed';
-  else status = 'pending';
-  const terminal = status !== 'pending';
-  // One statement: the new state and the attempt's row.
-  await q.query(
-    `WITH settled AS (
-       UPDATE registry_submissions SET status = $2, attempts = $3, ack_code = $4, registry_errors = $5,
-         last_error = $6, work_item = $7, lease_owner = NULL, lease_until = NULL,
-         next_attempt_at = CASE WHEN $8 THEN next_attempt_at ELSE now() + $9 * interval '1 millisecond' END,
-         completed_at = CASE WHEN $8 THEN now() ELSE NULL END
-       WHERE id = $1 RETURNING id)
-     INSERT INTO registry_attempts (submission_id, attempt, started_at, latency_ms, outcome, detail)
-     SELECT id, $3, $10, $11, $12, $13 FROM settled ON CONFLICT DO NOTHING`,
-    [
-      row.id,
+  settlements: readonly Settlement[],
+  maxAttempts: number,
+): Promise<SubmissionStatus[]> {
+  if (settlements.length === 0) return [];
+  const statuses = settlements.map((s) => statusAfter(s.row, s.result, maxAttempts));
+  const values = settlements.map(({ row, result, startedAt, latencyMs, retryDelayMs }, i) => {
+    const status = statuses[i] as SubmissionStatus;
+    const answered = result.kind === 'answered' ? result : undefined;
+    return {
+      id: row.id,
       status,
-      attempts,
-      result.kind === 'answered' ? result.ackCode : null,
-      JSON.stringify(result.kind === 'answered' ? result.issues : []),
-      result.kind === 'answered' ? null : result.error,
-      status === 'rejected' || status === 'failed' ? 'open' : null,
-      terminal,
-      attempt.retryDelayMs,
-      attempt.startedAt,
-      Math.round(attempt.latencyMs),
-      result.kind === 'answered' ? result.ackCode : result.kind,
-      result.kind === 'answered' ? status : result.error,
-    ],
+      attempts: row.attempts + 1,
+      ack_code: answered?.ackCode ?? null,
+      registry_errors: answered?.issues ?? [],
+      last_error: result.kind === 'answered' ? null : result.error,
+      work_item: status === 'rejected' || status === 'failed' ? 'open' : null,
+      terminal: status !== 'pending',
+      retry_ms: retryDelayMs,
+      started_at: startedAt.toISOString(),
+      latency_ms: Math.round(latencyMs),
+      outcome: answered ? answered.ackCode : result.kind,
+      detail: answered ? status : result.kind === 'answered' ? null : result.error,
+    };
+  });
+  await q.query(
+    `WITH v AS (
+       SELECT * FROM json_to_recordset($1::json) AS v(id uuid, status text, attempts int, ack_code text,
+         registry_errors jsonb, last_error text, work_item text, terminal boolean, retry_ms int,
+         started_at timestamptz, latency_ms int, outcome text, detail text)),
+     settled AS (
+       UPDATE registry_submissions s SET status = v.status, attempts = v.attempts, ack_code = v.ack_code,
+         registry_errors = v.registry_errors, last_error = v.last_error, work_item = v.work_item,
+         lease_owner = NULL, lease_until = NULL,
+         next_attempt_at = CASE WHEN v.terminal THEN s.next_attempt_at
+                                ELSE now() + v.retry_ms * interval '1 millisecond' END,
+         completed_at = CASE WHEN v.terminal THEN now() ELSE NULL END
+       FROM v WHERE s.id = v.id RETURNING s.id)
+     INSERT INTO registry_attempts (submission_id, attempt, started_at, latency_ms, outcome, detail)
+     SELECT v.id, v.attempts, v.started_at, v.latency_ms, v.outcome, v.detail FROM v JOIN settled USING (id)
+     ON CONFLICT DO NOTHING`,
+    [JSON.stringify(values)],
     { name: 'registry_settle' },
   );
-  return status;
+  return statuses;
 }
 
 /** Gives a leased submission back untouched (the worker stops, or the circuit is open). */

@@ -30,4 +30,6 @@ export interface AuditTrail {
    * audited atomically); without, it is appended on its own (reads, denials).
    */
   record(entry: AuditRecord, tx?: Queryable): Promise<void>;
+  /** Appends several entries inside `tx` in one round trip (bulk work); they commit with it. */
+  recordMany(entries: readonly AuditRecord[], tx: Queryable): Promise<void>;
 }

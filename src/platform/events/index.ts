@@ -15,7 +15,13 @@ import {
   type DeadLetterQuery,
   type QueueStats,
 } from './dlq.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, envelope, insertEvent } from './outbox.js';
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  envelope,
+  insertEvent,
+  insertEvents,
+  type InsertedEventDelivery,
+} from './outbox.js';
 import type { BackgroundService, DomainEvent, EventBus, NewEvent, RetryPolicy } from './port.js';
 import { replay, type ReplayFilter } from './replay.js';
 import { DEFAULT_RETRY } from './retry.js';
@@ -131,6 +137,30 @@ export function createEventBus(db: Database, logger: Logger, options: EventBusOp
     return full;
   }
 
+  async function publishMany(
+    tx: Transaction,
+    events: ReadonlyArray<NewEvent<unknown>>,
+  ): Promise<DomainEvent<unknown>[]> {
+    const full = events.map((event) => envelope(event, maxPayloadBytes));
+    const rows = await insertEvents(
+      tx,
+      full.map((event) => ({ event, local: started ? dispatcher.localDeliveries(event.type) : [] })),
+      workerId,
+      leaseMs,
+    );
+    if (rows.length > 0) {
+      const byEvent = new Map<string, InsertedEventDelivery[]>();
+      for (const row of rows) byEvent.set(row.event_id, [...(byEvent.get(row.event_id) ?? []), row]);
+      tx.afterCommit(() => {
+        for (const event of full) {
+          const mine = byEvent.get(event.id);
+          if (mine) dispatcher.committed(event as DomainEvent, mine);
+        }
+      });
+    }
+    return full;
+  }
+
   const dispatcher = new Dispatcher(db, log, registry, {
     owner: workerId,
     prefetch: options.prefetch ?? 1000,
@@ -167,6 +197,7 @@ export function createEventBus(db: Database, logger: Logger, options: EventBusOp
   return {
     workerId,
     publish,
+    publishMany,
     subscribe(definition) {
       if (started) throw new Error(`subscribe ${definition.name} before the event bus starts`);
       registry.add(definition);

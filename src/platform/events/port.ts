@@ -68,6 +68,8 @@ export interface EventPublisher {
    * change) and hands it to in-process subscribers once `tx` commits.
    */
   publish<P>(tx: Transaction, event: NewEvent<P>): Promise<DomainEvent<P>>;
+  /** Like `publish` for several events at once, in one round trip (bulk work); keeps their order. */
+  publishMany(tx: Transaction, events: ReadonlyArray<NewEvent<unknown>>): Promise<DomainEvent<unknown>[]>;
 }
 
 export interface EventBus extends EventPublisher {

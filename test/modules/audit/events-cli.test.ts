@@ -74,9 +74,13 @@ describe('identity and access events become audit entries', () => {
     const bus: EventBus = {
       subscribe: (d) => subscribed.push(d),
       publish: () => Promise.reject(new Error('not used')),
+      publishMany: () => Promise.reject(new Error('not used')),
     };
     const recorded: string[] = [];
-    subscribeAuditEvents(bus, { record: async (entry) => void recorded.push(entry.action) });
+    subscribeAuditEvents(bus, {
+      record: async (entry) => void recorded.push(entry.action),
+      recordMany: () => Promise.reject(new Error('not used')),
+    });
     assert.equal(subscribed.length, 1);
     assert.ok(subscribed[0]!.events.includes('mfa.enrolled'));
     await subscribed[0]!.handle(event('session.revoked', {}), {

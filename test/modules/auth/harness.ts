@@ -48,6 +48,14 @@ export class RecordingEvents implements EventPublisher {
       payload: event.payload,
     };
   }
+  async publishMany(
+    tx: Transaction,
+    events: ReadonlyArray<NewEvent<unknown>>,
+  ): Promise<DomainEvent<unknown>[]> {
+    const out: DomainEvent<unknown>[] = [];
+    for (const event of events) out.push(await this.publish(tx, event));
+    return out;
+  }
   of(type: string): NewEvent[] {
     return this.published.filter((e) => e.type === type);
   }
@@ -59,6 +67,9 @@ export class RecordingAudit implements AuditTrail {
     const t = tx as Partial<Transaction> | undefined;
     if (t?.afterCommit) t.afterCommit(() => void this.entries.push(entry));
     else this.entries.push(entry);
+  }
+  async recordMany(entries: readonly AuditRecord[], tx: Queryable): Promise<void> {
+    for (const entry of entries) await this.record(entry, tx);
   }
   of(action: string): AuditRecord[] {
     return this.entries.filter((e) => e.action === action);

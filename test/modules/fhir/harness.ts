@@ -28,6 +28,9 @@ export class RecordingAudit implements AuditTrail {
   async record(entry: AuditRecord, tx?: Queryable): Promise<void> {
     this.entries.push({ ...entry, inTransaction: tx !== undefined });
   }
+  async recordMany(entries: readonly AuditRecord[], tx: Queryable): Promise<void> {
+    for (const entry of entries) await this.record(entry, tx);
+  }
 }
 
 /** Records published events (the outbox is another module's). */
@@ -46,6 +49,11 @@ export class RecordingEvents implements EventPublisher {
       causationId: null,
       payload: event.payload,
     };
+  }
+  async publishMany(tx: unknown, events: ReadonlyArray<NewEvent<unknown>>): Promise<DomainEvent<unknown>[]> {
+    const out: DomainEvent<unknown>[] = [];
+    for (const event of events) out.push(await this.publish(tx, event));
+    return out;
   }
 }
 

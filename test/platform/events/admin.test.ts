@@ -61,7 +61,12 @@ describe('event bus administration: HTTP API, CLI, metrics, health', () => {
           if (request.headers.authorization !== 'Bearer admin') throw errors.forbidden('admins only');
           request.userId = 'admin-1';
         },
-        { audit: { record: async (entry) => void audited.push(entry) } },
+        {
+          audit: {
+            record: async (entry) => void audited.push(entry),
+            recordMany: async (entries) => void audited.push(...entries),
+          },
+        },
       ),
     );
     await app.ready();

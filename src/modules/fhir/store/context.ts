@@ -50,6 +50,20 @@ export function fhirRuntime(deps: FhirDeps): FhirRuntime {
   };
 }
 
+/** An audit entry completed with the caller's identity and request. */
+export function auditEntry(
+  ctx: CallContext,
+  entry: Omit<AuditRecord, 'actor' | 'requestId' | 'sourceIp' | 'userAgent'>,
+): AuditRecord {
+  return {
+    ...entry,
+    actor: ctx.actor,
+    ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
+    ...(ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {}),
+    ...(ctx.userAgent ? { userAgent: ctx.userAgent } : {}),
+  };
+}
+
 /** Writes an audit entry; reads are audited on their own, writes inside their transaction. */
 export async function audit(
   rt: FhirRuntime,
@@ -58,16 +72,7 @@ export async function audit(
   tx?: Queryable,
 ): Promise<void> {
   if (!rt.audit) return;
-  await rt.audit.record(
-    {
-      ...entry,
-      actor: ctx.actor,
-      ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
-      ...(ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {}),
-      ...(ctx.userAgent ? { userAgent: ctx.userAgent } : {}),
-    },
-    tx,
-  );
+  await rt.audit.record(auditEntry(ctx, entry), tx);
 }
 
 /** `immunization.recorded` for a new Immunization, else `<kebab-type>.created|updated|deleted`. */

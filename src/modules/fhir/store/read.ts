@@ -31,17 +31,24 @@ export async function visible(q: Queryable, scope: PatientScope, type: string, i
 
 type Row = StoredVersion & { patients: string[] };
 
-async function fetchRow(
+async function fetchRows(
   q: Queryable,
   scope: PatientScope,
   table: 'fhir_resource' | 'fhir_resource_history',
   type: string,
-  id: string,
-  version?: number,
-): Promise<Row | undefined> {
+  ids: readonly string[],
+  /** With `fhir_resource_history`: the version of each id, in the same order. */
+  versions?: readonly number[],
+): Promise<Row[]> {
   const params = new Params();
-  const where = [`r.resource_type = ${params.add(type)}`, `r.id = ${params.add(id)}`];
-  if (version !== undefined) where.push(`r.version = ${params.add(version)}`);
+  const where = [`r.resource_type = ${params.add(type)}`];
+  if (versions) {
+    where.push(
+      `(r.id, r.version) IN (SELECT * FROM unnest(${params.add(ids)}::text[], ${params.add(versions)}::int[]))`,
+    );
+  } else {
+    where.push(`r.id = ANY(${params.add(ids)}::text[])`);
+  }
   // The scope is checked on the current row: a hidden resource hides its history too.
   where.push(
     `EXISTS (SELECT 1 FROM fhir_resource cur WHERE cur.resource_type = r.resource_type AND cur.id = r.id AND ${scopeSql(scope, 'cur', params)})`,
@@ -55,7 +62,19 @@ async function fetchRow(
      FROM ${table} r WHERE ${where.join(' AND ')}`,
     params.values,
   );
-  return result.rows[0];
+  return result.rows;
+}
+
+async function fetchRow(
+  q: Queryable,
+  scope: PatientScope,
+  table: 'fhir_resource' | 'fhir_resource_history',
+  type: string,
+  id: string,
+  version?: number,
+): Promise<Row | undefined> {
+  const rows = await fetchRows(q, scope, table, type, [id], version === undefined ? undefined : [version]);
+  return rows[0];
 }
 
 export interface ReadOptions {
@@ -125,4 +144,98 @@ export async function vreadResource(
       q === rt.db ? undefined : q,
     );
   return { resource: decode(rt, row), versionId, lastUpdated: row.last_updated };
+}
+
+/** A version to read with `vreadMany`. */
+export interface VersionRef {
+  id: string;
+  versionId: string;
+}
+
+/**
+ * Reads several versions of one type in one round trip (platform batch work). The answer is
+ * keyed `<id>/<versionId>`; a version that is unknown, outside the caller's scope or a
+ * deletion is absent, and the caller decides what that means for it.
+ */
+export async function vreadMany(
+  rt: FhirRuntime,
+  ctx: CallContext,
+  type: string,
+  refs: readonly VersionRef[],
+  q: Queryable = rt.db,
+  options: ReadOptions = {},
+): Promise<Map<string, ReadResult>> {
+  const wanted = refs.filter((r) => Number.isSafeInteger(Number(r.versionId)) && Number(r.versionId) >= 1);
+  const found = new Map<string, ReadResult>();
+  if (wanted.length === 0) return found;
+  const rows = await fetchRows(
+    q,
+    ctx.scope,
+    'fhir_resource_history',
+    type,
+    wanted.map((r) => r.id),
+    wanted.map((r) => Number(r.versionId)),
+  );
+  const live = rows.filter((row) => !row.deleted);
+  await auditReads(rt, ctx, 'fhir.vread', type, live, q, options);
+  for (const row of live) {
+    const versionId = String(row.version);
+    found.set(`${row.id}/${versionId}`, {
+      resource: decode(rt, row),
+      versionId,
+      lastUpdated: row.last_updated,
+    });
+  }
+  return found;
+}
+
+/** Reads the current version of several resources of one type in one round trip, keyed by id. */
+export async function readMany(
+  rt: FhirRuntime,
+  ctx: CallContext,
+  type: string,
+  ids: readonly string[],
+  q: Queryable = rt.db,
+  options: ReadOptions = {},
+): Promise<Map<string, ReadResult>> {
+  const found = new Map<string, ReadResult>();
+  if (ids.length === 0) return found;
+  const rows = await fetchRows(q, ctx.scope, 'fhir_resource', type, [...new Set(ids)]);
+  const live = rows.filter((row) => !row.deleted);
+  await auditReads(rt, ctx, 'fhir.read', type, live, q, options);
+  for (const row of live) {
+    found.set(row.id, {
+      resource: decode(rt, row),
+      versionId: String(row.version),
+      lastUpdated: row.last_updated,
+    });
+  }
+  return found;
+}
+
+async function auditReads(
+  rt: FhirRuntime,
+  ctx: CallContext,
+  action: 'fhir.read' | 'fhir.vread',
+  type: string,
+  rows: readonly Row[],
+  q: Queryable,
+  options: ReadOptions,
+): Promise<void> {
+  if (options.audit === false) return;
+  await Promise.all(
+    rows.map((row) =>
+      audit(
+        rt,
+        ctx,
+        {
+          action,
+          outcome: 'success',
+          patientIds: row.patients,
+          resource: { type, id: row.id, versionId: String(row.version) },
+        },
+        q === rt.db ? undefined : q,
+      ),
+    ),
+  );
 }

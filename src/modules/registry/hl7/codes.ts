@@ -203,11 +203,26 @@ export const SITE_0163: Readonly<Record<string, string>> = {
   RLFA: 'Right Lower Forearm',
 };
 
+/** CE coding system of a VIS edition's GS1 barcode string (CDC "VIS Bar Code Lookup Table"). */
+export const VIS_BARCODE_SYSTEM = 'cdcgs1vis';
+
+/**
+ * A GS1 Global Document Type Identifier as printed on a VIS: application identifier 253, the
+ * 13-digit document type, then an optional serial (the edition).
+ */
+export function isVisBarcode(value: string | undefined): value is string {
+  return value !== undefined && /^253\d{13}[0-9A-Za-z]{0,17}$/.test(value);
+}
+
 /** LOINC observation codes carried in OBX-3. */
 export const OBS = {
   vfcEligibility: { code: '64994-7', display: 'Vaccine funding program eligibility category' },
   fundingSource: { code: '30963-3', display: 'Vaccine funding source' },
-  vaccineType: '30956-7',
+  visDocumentType: { code: '69764-9', display: 'Document type' },
+  visPublished: { code: '29768-9', display: 'Date vaccine information statement published' },
+  visPresented: { code: '29769-7', display: 'Date vaccine information statement presented' },
+  /** Vaccine group of an evaluation or forecast; also names a VIS that has no barcode. */
+  vaccineType: { code: '30956-7', display: 'Vaccine type' },
   doseNumber: '30973-2',
   earliest: '30981-5',
   recommended: '30980-7',

@@ -1,8 +1,20 @@
-import type { Address, Coding, ContactPoint, Extension, HumanName, Identifier, Patient } from 'fhir/r4.js';
+import type {
+  Address,
+  CodeableConcept,
+  Coding,
+  ContactPoint,
+  Extension,
+  HumanName,
+  Identifier,
+  Patient,
+  PatientContact,
+} from 'fhir/r4.js';
 import {
   CDCREC_SYSTEM,
+  isTable,
   MOTHERS_MAIDEN_NAME,
   NULL_FLAVOR_SYSTEM,
+  RELATIONSHIP_0063,
   US_CORE_ETHNICITY,
   US_CORE_RACE,
   v2System,
@@ -10,7 +22,7 @@ import {
 import { hl7TsToFhir, hl7TsToFhirDate } from './datetime.js';
 import type { SegmentReader } from './segment.js';
 
-/** HL7 v2 data types → FHIR, for PID segments in registry responses. */
+/** HL7 v2 data types → FHIR, for PID and NK1 segments in registry responses. */
 
 const NAME_USE: Record<string, HumanName['use']> = { L: 'official', D: 'usual', N: 'nickname', M: 'maiden' };
 const ADDRESS_USE: Record<string, Address['use']> = {
@@ -164,4 +176,34 @@ export function patientFromPid(pid: SegmentReader): Patient {
   if (death) patient.deceasedDateTime = hl7TsToFhir(death);
   else if (pid.get(30) === 'Y') patient.deceasedBoolean = true;
   return patient;
+}
+
+/** NK1-3 (table 0063) as a v2-0063 concept; a code from another system keeps only its text. */
+function relationship(nk1: SegmentReader): CodeableConcept | undefined {
+  const code = nk1.opt(3, 1);
+  const system = nk1.opt(3, 3);
+  const text = nk1.opt(3, 2);
+  if (code && (system === undefined || isTable(system, 'HL70063'))) {
+    const display = text ?? RELATIONSHIP_0063[code];
+    return { coding: [{ system: v2System('0063'), code, ...(display ? { display } : {}) }] };
+  }
+  const label = text ?? code;
+  return label ? { text: label } : undefined;
+}
+
+/**
+ * NK1 (next of kin / responsible party) → Patient.contact: relationship, name, the first
+ * address, and the personal (NK1-5) then business (NK1-6) numbers. The inverse of the VXU's NK1.
+ */
+export function contactFromNk1(nk1: SegmentReader): PatientContact {
+  const contact: PatientContact = {};
+  const rel = relationship(nk1);
+  if (rel) contact.relationship = [rel];
+  const name = xpn(nk1, 2);
+  if (name) contact.name = name;
+  const telecom = [...repeated(nk1, 5, xtn), ...repeated(nk1, 6, xtn)];
+  if (telecom.length > 0) contact.telecom = telecom;
+  const [address] = repeated(nk1, 4, xad);
+  if (address) contact.address = address;
+  return contact;
 }

@@ -8,6 +8,8 @@ const DEFAULT_CONTEXT = new Hl7Context();
  */
 export function escapeHl7(text: string, ctx: Hl7Context = DEFAULT_CONTEXT): string {
   const e = ctx.escapeCharacter;
+  // Most values (codes, dates, names) hold no delimiter: return them as they are.
+  if (!needsEscape(text, ctx)) return text;
   const replacements = new Map<string, string>([
     [e, `${e}E${e}`],
     [ctx.fieldSeparator, `${e}F${e}`],
@@ -26,6 +28,23 @@ export function escapeHl7(text: string, ctx: Hl7Context = DEFAULT_CONTEXT): stri
     out += replacements.get(ch) ?? ch;
   }
   return out;
+}
+
+function needsEscape(text: string, ctx: Hl7Context): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charAt(i);
+    if (
+      ch === ctx.escapeCharacter ||
+      ch === ctx.fieldSeparator ||
+      ch === ctx.componentSeparator ||
+      ch === ctx.subcomponentSeparator ||
+      ch === ctx.repetitionSeparator ||
+      ch === '\r' ||
+      ch === '\n'
+    )
+      return true;
+  }
+  return false;
 }
 
 function decodeHex(hex: string): string | undefined {

@@ -2,6 +2,7 @@ import type {
   CodeableConcept,
   Coding,
   Immunization,
+  ImmunizationEducation,
   ImmunizationRecommendation,
   ImmunizationRecommendationRecommendation,
   Patient,
@@ -25,7 +26,7 @@ import {
   v2System,
 } from './codes.js';
 import { hl7TsToFhir, hl7TsToFhirDate } from './datetime.js';
-import { patientFromPid } from './decode-types.js';
+import { contactFromNk1, patientFromPid } from './decode-types.js';
 import { Hl7ParseError } from './errors.js';
 import { parseMessage } from './message.js';
 import type { SegmentReader } from './segment.js';
@@ -52,9 +53,9 @@ export interface RspResult {
   queryStatus: QueryStatus;
   /** MSH-21.1: Z32, Z42, Z31 or Z33. */
   profile?: string;
-  /** The matched patient, when the response holds exactly one PID. */
+  /** The matched patient, when the response holds exactly one PID; its NK1s are in `contact`. */
   patient?: Patient;
-  /** Every PID when the registry lists candidates (Z31, or more than one PID). */
+  /** Every PID, NK1s included, when the registry lists candidates (Z31, or more than one PID). */
   candidates: Patient[];
   /** One per RXA, except RXA placeholders for "no vaccine administered" (CVX 998) that carry a forecast. */
   immunizations: Immunization[];
@@ -93,11 +94,12 @@ export function parseRsp(text: string): RspResult {
   if (!QUERY_STATUSES.has(queryStatus))
     throw new Hl7ParseError(`QAK-2 "${queryStatus}" is not a query status`);
 
-  const pids: SegmentReader[] = [];
+  const pids: Array<{ pid: SegmentReader; nk1: SegmentReader[] }> = [];
   const doses: Dose[] = [];
   let pendingOrc: SegmentReader | undefined;
   for (const seg of segments) {
-    if (seg.name === 'PID') pids.push(seg);
+    if (seg.name === 'PID') pids.push({ pid: seg, nk1: [] });
+    else if (seg.name === 'NK1' && pids.length > 0) pids[pids.length - 1]?.nk1.push(seg);
     else if (seg.name === 'ORC') pendingOrc = seg;
     else if (seg.name === 'RXA') {
       doses.push({ ...(pendingOrc ? { orc: pendingOrc } : {}), rxa: seg, obx: [] });
@@ -107,7 +109,11 @@ export function parseRsp(text: string): RspResult {
   }
 
   const profile = msh.opt(21);
-  const patients = pids.map(patientFromPid);
+  const patients = pids.map(({ pid, nk1 }) => {
+    const patient = patientFromPid(pid);
+    if (nk1.length > 0) patient.contact = nk1.map(contactFromNk1);
+    return patient;
+  });
   const result: RspResult = {
     controlId: msh.get(10),
     ackCode: msa.ackCode,
@@ -275,7 +281,30 @@ function immunizationFrom(dose: Dose): Immunization {
       if (value) immunization.fundingSource = value;
     }
   }
+  const education = obxGroups(dose.obx).flatMap(educationFrom);
+  if (education.length > 0) immunization.education = education;
   return immunization;
+}
+
+const VIS_CODES: readonly string[] = [OBS.visDocumentType.code, OBS.visPublished.code, OBS.visPresented.code];
+
+/**
+ * A VIS group → Immunization.education. The document is its barcode, or for the guide's older
+ * method the vaccine type's name; a group naming no document is dropped, since FHIR requires one.
+ */
+function educationFrom(group: Map<string, SegmentReader>): ImmunizationEducation[] {
+  if (!VIS_CODES.some((c) => group.has(c))) return [];
+  const barcode = group.get(OBS.visDocumentType.code);
+  const vaccineType = group.get(OBS.vaccineType.code);
+  const documentType =
+    barcode?.opt(5, 1) ?? vaccineType?.opt(5, 2) ?? vaccineType?.opt(5, 1) ?? barcode?.opt(5, 2);
+  if (!documentType) return [];
+  const education: ImmunizationEducation = { documentType };
+  const published = group.get(OBS.visPublished.code)?.opt(5, 1);
+  if (published) education.publicationDate = hl7TsToFhir(published);
+  const presented = group.get(OBS.visPresented.code)?.opt(5, 1);
+  if (presented) education.presentationDate = hl7TsToFhir(presented);
+  return [education];
 }
 
 /** OBX rows of one dose grouped by OBX-4 sub-id, keyed by LOINC code. */
@@ -296,7 +325,7 @@ function obxGroups(obx: readonly SegmentReader[]): Array<Map<string, SegmentRead
 function evaluationFrom(group: Map<string, SegmentReader>, immunizationIndex: number): DoseEvaluation {
   const validity = group.get(OBS.doseValidity) as SegmentReader;
   const evaluation: DoseEvaluation = { immunizationIndex, valid: validity.get(5, 1).toUpperCase() === 'Y' };
-  const vaccineGroup = group.get(OBS.vaccineType);
+  const vaccineGroup = group.get(OBS.vaccineType.code);
   const groupName = vaccineGroup ? (vaccineGroup.opt(5, 1) ?? vaccineGroup.opt(5, 2)) : undefined;
   if (groupName) evaluation.vaccineGroup = groupName;
   return evaluation;
@@ -360,7 +389,7 @@ function forecastFrom(
     const value = group.get(obs)?.opt(5, 1);
     if (value) dates.set(obs, hl7TsToFhirDate(value));
   }
-  const vaccineType = group.get(OBS.vaccineType);
+  const vaccineType = group.get(OBS.vaccineType.code);
   const recommendation: ImmunizationRecommendationRecommendation = {
     forecastStatus: forecastStatus(group, dates, messageDate),
   };

@@ -1,11 +1,19 @@
 import type { Hl7Segment } from '@medplum/core';
-import type { CodeableConcept, Coding, Immunization, Patient, PatientContact } from 'fhir/r4.js';
+import type {
+  CodeableConcept,
+  Coding,
+  Immunization,
+  ImmunizationEducation,
+  Patient,
+  PatientContact,
+} from 'fhir/r4.js';
 import {
   CVX_SYSTEM,
   FUNDING_SOURCE_CDC,
   FUNDING_SOURCE_TO_CDC,
   INFORMATION_SOURCE_NIP001,
   isTable,
+  isVisBarcode,
   MVX_SYSTEM,
   OBS,
   PERFORMER_FUNCTION_SYSTEM,
@@ -24,6 +32,7 @@ import {
   V3_ROUTE_SYSTEM,
   V3_ROUTE_TO_NCIT,
   VFC_0064,
+  VIS_BARCODE_SYSTEM,
 } from './codes.js';
 import { fhirToHl7Date, fhirToHl7Ts, instantToHl7Ts } from './datetime.js';
 import {
@@ -313,26 +322,64 @@ function fundingSource(immunization: Immunization): Repetition {
   return code ? [code, FUNDING_SOURCE_CDC[code], 'CDCPHINVS'] : undefined;
 }
 
-/** VFC eligibility and funding source, each its own OBX-4 group, numbered within the order. */
+interface ObxRow {
+  /** OBX-4: rows describing the same thing share one. */
+  subId: number;
+  type: 'CE' | 'TS';
+  code: { code: string; display: string };
+  value: Repetition;
+  method?: Repetition;
+}
+
+/**
+ * One Vaccine Information Statement: identified by its barcode (69764-9) or, lacking one, by
+ * the vaccine type (30956-7) as the guide's older method does; then the edition's publication
+ * date and the date it was presented. An entry with neither a barcode nor a date names nothing.
+ */
+function visRows(education: ImmunizationEducation, immunization: Immunization, subId: number): ObxRow[] {
+  const { documentType, publicationDate, presentationDate } = education;
+  const barcode = isVisBarcode(documentType) ? documentType : undefined;
+  if (!barcode && !publicationDate && !presentationDate) return [];
+  const rows: ObxRow[] = [
+    barcode
+      ? { subId, type: 'CE', code: OBS.visDocumentType, value: ce(barcode, undefined, VIS_BARCODE_SYSTEM) }
+      : { subId, type: 'CE', code: OBS.vaccineType, value: vaccine(immunization) },
+  ];
+  if (publicationDate)
+    rows.push({ subId, type: 'TS', code: OBS.visPublished, value: fhirToHl7Date(publicationDate) });
+  if (presentationDate)
+    rows.push({ subId, type: 'TS', code: OBS.visPresented, value: fhirToHl7Ts(presentationDate) });
+  return rows;
+}
+
+/** VFC eligibility, funding source, then one group per VIS: set ids and sub-ids count within the order. */
 function observations(immunization: Immunization): Hl7Segment[] {
   const date = fhirToHl7Date(occurrence(immunization));
-  const rows: Array<{ code: { code: string; display: string }; value: Repetition; method?: Repetition }> = [];
+  const rows: ObxRow[] = [];
   const vfc = eligibility(immunization);
   if (vfc) {
     rows.push({
+      subId: rows.length + 1,
+      type: 'CE',
       code: OBS.vfcEligibility,
       value: vfc,
       method: ['VXC40', 'Eligibility captured at the immunization level', 'CDCPHINVS'],
     });
   }
   const funding = fundingSource(immunization);
-  if (funding) rows.push({ code: OBS.fundingSource, value: funding });
+  if (funding) rows.push({ subId: rows.length + 1, type: 'CE', code: OBS.fundingSource, value: funding });
+  let subId = rows.length;
+  for (const education of immunization.education ?? []) {
+    const vis = visRows(education, immunization, subId + 1);
+    if (vis.length > 0) subId++;
+    rows.push(...vis);
+  }
   return rows.map((row, index) =>
     segment('OBX', {
       1: String(index + 1),
-      2: 'CE',
+      2: row.type,
       3: [row.code.code, row.code.display, 'LN'],
-      4: String(index + 1),
+      4: String(row.subId),
       5: row.value,
       11: 'F',
       14: date,

@@ -3,6 +3,7 @@ import https from 'node:https';
 import { fileURLToPath } from 'node:url';
 import soap from 'soap';
 import type { Client, IOptions, IWSDLCache, WSDL } from 'soap';
+import { soapHttpRequest } from './soap-http.js';
 import { classifyError, httpStatusError, protocolError, TransportError } from './errors.js';
 import type { RegistryEndpointConfig } from './types.js';
 
@@ -38,7 +39,13 @@ let firstLoad: Promise<unknown> | undefined;
 
 /** Creates a client for one endpoint; the WSDL is parsed once per process, then served from the cache. */
 async function createClient(endpoint: string): Promise<Client> {
-  const options: IOptions = { endpoint, forceSoap12Headers: true, wsdlCache };
+  const options: IOptions = {
+    endpoint,
+    forceSoap12Headers: true,
+    wsdlCache,
+    // Typed as an axios instance, but the library only ever calls it as `request(config)`.
+    request: soapHttpRequest as unknown as IOptions['request'],
+  };
   if (!wsdlCache.has(WSDL_PATH)) {
     firstLoad ??= soap.createClientAsync(WSDL_PATH, options).catch((error: unknown) => {
       firstLoad = undefined;

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import type { Immunization, Patient, PatientContact } from 'fhir/r4.js';
 import {
+  buildVxu,
   FILLER_ORDER_SYSTEM,
   Hl7ParseError,
   PATIENT_PLACEHOLDER,
@@ -12,6 +14,7 @@ const FIXTURES = new URL('../../../fixtures/registry/hl7/', import.meta.url);
 const CVX = 'http://hl7.org/fhir/sid/cvx';
 const LOINC = 'http://loinc.org';
 const STATUS = 'http://terminology.hl7.org/CodeSystem/immunization-recommendation-status';
+const V2_0063 = 'http://terminology.hl7.org/CodeSystem/v2-0063';
 
 function fixture(name: string): string {
   return readFileSync(new URL(name, FIXTURES), 'utf8').trimEnd().split('\n').join('\r');
@@ -68,6 +71,12 @@ test('Z32: patient and two doses, one administered and one historical', () => {
     ext('http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity')?.extension?.[0]?.url,
     'ombCategory',
   );
+  assert.deepEqual(patient.contact, [
+    {
+      relationship: [{ coding: [{ system: V2_0063, code: 'MTH', display: 'Mother' }] }],
+      name: { use: 'official', family: 'Ortega', given: ['Lucia'] },
+    },
+  ]);
 
   assert.equal(rsp.immunizations.length, 2);
   const [historical, given] = rsp.immunizations;
@@ -123,6 +132,11 @@ test('Z42: evaluations per dose and the forecast as an ImmunizationRecommendatio
   assert.deepEqual(
     rsp.immunizations.map((i) => i.vaccineCode.coding?.[0]?.code),
     ['20', '08'],
+  );
+  // Evaluation groups carry a vaccine type too, but no VIS dates: they are not education.
+  assert.deepEqual(
+    rsp.immunizations.map((i) => i.education),
+    [undefined, undefined],
   );
   assert.deepEqual(rsp.evaluations, [
     { immunizationIndex: 0, valid: false, vaccineGroup: '107' },
@@ -192,6 +206,12 @@ test('Z31: candidate list of two patients, none chosen', () => {
     ],
   );
   assert.equal(rsp.candidates[0]?.extension?.[0]?.valueString, 'Mendez');
+  // Each NK1 belongs to the PID before it.
+  assert.deepEqual(
+    rsp.candidates[0]?.contact?.map((c) => [c.name?.given, c.relationship?.[0]?.coding?.[0]?.code]),
+    [[['Rosa'], 'MTH']],
+  );
+  assert.equal(rsp.candidates[1]?.contact, undefined);
   assert.deepEqual(rsp.immunizations, []);
 });
 
@@ -247,4 +267,182 @@ test('malformed responses are Hl7ParseErrors', () => {
     [HEADER, 'MSA|AA|Q1', 'QAK|T1|OK', 'ORC|RE||1^IIS', 'RXA|0|1|2021-01-01||08^HepB^CVX'].join('\r'),
   ];
   for (const text of cases) assert.throws(() => parseRsp(text), Hl7ParseError, text);
+});
+
+/** An RSP for one patient whose PID is followed by the given segments. */
+function history(...segments: string[]): string {
+  return [
+    HEADER,
+    'MSA|AA|Q1',
+    'QAK|T1|OK',
+    'PID|1||X1^^^IIS^SR||Roe^Ann^^^^^L||20200101|F',
+    ...segments,
+  ].join('\r');
+}
+
+test('two NK1 (mother and guardian) become Patient.contact, field by field', () => {
+  const rsp = parseRsp(
+    history(
+      'NK1|1|Roe^Maria^Elena^^^^L|MTH^Mother^HL70063|12 Oak Ave^Apt 2^Peoria^IL^61602^USA^H|^PRN^PH^^^309^5550101~^NET^Internet^maria.roe@example.org|^WPN^PH^^^309^5550177',
+      'NK1|2|Kent^Paul^^Sr^Dr^^L|GRD^Guardian^HL70063|PO Box 9^^Joliet^IL^60431^^M|^PRN^CP^^^815^5550123',
+      'ORC|RE||IIS-7^IIS',
+      'RXA|0|1|20210301||20^DTaP^CVX|999|||01^Historical^NIP001|||||||||||CP|A',
+    ),
+  );
+  const [mother, guardian] = rsp.patient?.contact ?? [];
+  assert.equal(rsp.patient?.contact?.length, 2);
+  assert.ok(mother && guardian);
+  assert.deepEqual(mother.relationship, [{ coding: [{ system: V2_0063, code: 'MTH', display: 'Mother' }] }]);
+  assert.deepEqual(mother.name, { use: 'official', family: 'Roe', given: ['Maria', 'Elena'] });
+  assert.deepEqual(mother.address, {
+    line: ['12 Oak Ave', 'Apt 2'],
+    city: 'Peoria',
+    state: 'IL',
+    postalCode: '61602',
+    country: 'USA',
+    use: 'home',
+  });
+  assert.deepEqual(mother.telecom, [
+    { system: 'phone', value: '(309)555-0101', use: 'home' },
+    { system: 'email', value: 'maria.roe@example.org' },
+    { system: 'phone', value: '(309)555-0177', use: 'work' },
+  ]);
+  assert.deepEqual(guardian.relationship, [
+    { coding: [{ system: V2_0063, code: 'GRD', display: 'Guardian' }] },
+  ]);
+  assert.deepEqual(guardian.name, {
+    use: 'official',
+    family: 'Kent',
+    given: ['Paul'],
+    suffix: ['Sr'],
+    prefix: ['Dr'],
+  });
+  assert.deepEqual(guardian.address, {
+    line: ['PO Box 9'],
+    city: 'Joliet',
+    state: 'IL',
+    postalCode: '60431',
+    type: 'postal',
+  });
+  assert.deepEqual(guardian.telecom, [{ system: 'phone', value: '(815)555-0123', use: 'mobile' }]);
+  // Contacts stay with the patient; the doses are untouched.
+  assert.equal(rsp.immunizations.length, 1);
+  assert.deepEqual(rsp.candidates, []);
+});
+
+test('NK1 with escaped delimiters, an uncoded relationship and a code without a display', () => {
+  const rsp = parseRsp(
+    history(
+      'NK1|1|O\\T\\Neil\\S\\Roe^Ana\\R\\Lu^^^^^L|^Aunt|5 Elm \\E\\ Main \\F\\ 2^^Springfield^IL^62704^^H',
+      'NK1|2|Roe^Tom|FTH',
+    ),
+  );
+  const [aunt, father] = rsp.patient?.contact ?? [];
+  assert.ok(aunt && father);
+  assert.deepEqual(aunt.name, { use: 'official', family: 'O&Neil^Roe', given: ['Ana~Lu'] });
+  assert.deepEqual(aunt.relationship, [{ text: 'Aunt' }]);
+  assert.deepEqual(aunt.address?.line, ['5 Elm \\ Main | 2']);
+  assert.equal(aunt.telecom, undefined);
+  assert.deepEqual(father.relationship, [{ coding: [{ system: V2_0063, code: 'FTH', display: 'Father' }] }]);
+  assert.deepEqual(father.name, { family: 'Roe', given: ['Tom'] });
+});
+
+const VXU_PARTIES = {
+  sender: { application: 'IRIS', facility: 'IRISCLINIC' },
+  receiver: { application: 'IIS', facility: 'ILSTATE' },
+  controlId: 'IRIS-9',
+  timestamp: new Date('2024-05-15T15:45:10Z'),
+};
+
+function vxuSegments(patient: Patient, immunizations: Immunization[], name: string): string[] {
+  return buildVxu({ patient, immunizations, ...VXU_PARTIES })
+    .split('\r')
+    .filter((line) => line.startsWith(`${name}|`));
+}
+
+test('round trip: the NK1 the VXU builds from Patient.contact parses back to the same contacts', () => {
+  const contacts: PatientContact[] = [
+    {
+      relationship: [{ coding: [{ system: V2_0063, code: 'MTH', display: 'Mother' }] }],
+      name: { use: 'official', family: 'Ortega & Ruiz', given: ['Lucía', 'María'] },
+      telecom: [
+        { system: 'phone', value: '(217)555-0199', use: 'mobile' },
+        { system: 'email', value: 'lucia^ortega@example.org' },
+      ],
+      address: {
+        line: ['412 Elm Street', 'Apt 3|B'],
+        city: 'Springfield',
+        state: 'IL',
+        postalCode: '62704',
+        country: 'USA',
+        use: 'home',
+      },
+    },
+    {
+      relationship: [{ coding: [{ system: V2_0063, code: 'GRD', display: 'Guardian' }] }],
+      name: { use: 'official', family: 'Kent', given: ['Paul'], suffix: ['Sr'], prefix: ['Dr'] },
+      address: { line: ['PO Box 9'], city: 'Joliet', state: 'IL', postalCode: '60431', type: 'postal' },
+    },
+  ];
+  const patient: Patient = {
+    resourceType: 'Patient',
+    id: 'p1',
+    name: [{ family: 'Ortega', given: ['Amelia'] }],
+    birthDate: '2024-03-15',
+    contact: structuredClone(contacts),
+  };
+  const nk1 = vxuSegments(patient, [], 'NK1');
+  assert.equal(nk1.length, 2);
+  assert.ok(nk1[0]?.includes('Ortega \\T\\ Ruiz'), 'the builder escapes the delimiters');
+  assert.deepEqual(parseRsp(history(...nk1)).patient?.contact, contacts);
+});
+
+test('VIS OBX groups of a dose become Immunization.education; the VXU builder round-trips them', () => {
+  const dose: Immunization = {
+    resourceType: 'Immunization',
+    id: 'imm-1',
+    status: 'completed',
+    vaccineCode: { coding: [{ system: CVX, code: '08', display: 'Hep B, adolescent or pediatric' }] },
+    patient: { reference: 'Patient/p1' },
+    occurrenceDateTime: '2024-05-15T10:30:00-05:00',
+    primarySource: true,
+    education: [
+      {
+        documentType: '253088698300008611230512',
+        publicationDate: '2023-05-12',
+        presentationDate: '2024-05-15T10:25:00-05:00',
+      },
+      { documentType: 'Hepatitis B VIS', publicationDate: '2023-05-12', presentationDate: '2024-05-15' },
+    ],
+  };
+  const patient: Patient = { resourceType: 'Patient', id: 'p1', name: [{ family: 'Roe' }] };
+  const order = buildVxu({ patient, immunizations: [dose], ...VXU_PARTIES })
+    .split('\r')
+    .filter((line) => /^(ORC|RXA|RXR|OBX)\|/.test(line));
+  const [parsed] = parseRsp(history(...order)).immunizations;
+  assert.deepEqual(parsed?.education, [
+    {
+      documentType: '253088698300008611230512',
+      publicationDate: '2023-05-12',
+      presentationDate: '2024-05-15T10:25:00-05:00',
+    },
+    // Without a barcode the VIS travels as its vaccine type, whose name comes back.
+    {
+      documentType: 'Hep B, adolescent or pediatric',
+      publicationDate: '2023-05-12',
+      presentationDate: '2024-05-15',
+    },
+  ]);
+});
+
+test('a VIS group naming no document is dropped; a barcode alone is kept', () => {
+  const rsp = parseRsp(
+    history(
+      'ORC|RE||IIS-8^IIS',
+      'RXA|0|1|20240515||08^Hep B^CVX|0.5|mL^mL^UCUM||00^New immunization record^NIP001|||||||||||CP|A',
+      'OBX|1|DT|29769-7^Date Vis Presented^LN|1|20240515||||||F',
+      'OBX|2|CE|69764-9^Document Type^LN|2|253088698300026411121116^Multivaccine VIS^cdcgs1vis||||||F',
+    ),
+  );
+  assert.deepEqual(rsp.immunizations[0]?.education, [{ documentType: '253088698300026411121116' }]);
 });

@@ -350,3 +350,147 @@ test('input the guide cannot express is refused with Hl7BuildError', () => {
     buildVxu(input({ controlId: 'X'.repeat(20), immunizations: [] })).includes('|XXXXXXXXXXXXXXXXXXXX|'),
   );
 });
+
+/** Two VIS handed out with one dose: a barcoded edition with every date, and one presented only. */
+function withTwoVis(dose: Immunization): Immunization {
+  dose.education = [
+    {
+      documentType: '253088698300008611230512',
+      reference: 'https://www.cdc.gov/vaccines/hcp/vis/vis-statements/hep-b.html',
+      publicationDate: '2023-05-12',
+      presentationDate: '2024-05-15T10:25:00-05:00',
+    },
+    { documentType: '253088698300026411121116', presentationDate: '2024-05-15' },
+  ];
+  return dose;
+}
+
+function obxLines(text: string): string[] {
+  return text.split('\r').filter((line) => line.startsWith('OBX|'));
+}
+
+test('VIS: two education entries match the golden OBX segments after VFC and funding', () => {
+  const text = buildVxu(input({ immunizations: [withTwoVis(clone(data.administered))] }));
+  assert.deepEqual(obxLines(text), [
+    'OBX|1|CE|64994-7^Vaccine funding program eligibility category^LN|1|V02^VFC eligible - Medicaid/Medicaid Managed Care^HL70064||||||F|||20240515|||VXC40^Eligibility captured at the immunization level^CDCPHINVS',
+    'OBX|2|CE|30963-3^Vaccine funding source^LN|2|VXC50^Public^CDCPHINVS||||||F|||20240515',
+    'OBX|3|CE|69764-9^Document type^LN|3|253088698300008611230512^^cdcgs1vis||||||F|||20240515',
+    'OBX|4|TS|29768-9^Date vaccine information statement published^LN|3|20230512||||||F|||20240515',
+    'OBX|5|TS|29769-7^Date vaccine information statement presented^LN|3|20240515102500-0500||||||F|||20240515',
+    'OBX|6|CE|69764-9^Document type^LN|4|253088698300026411121116^^cdcgs1vis||||||F|||20240515',
+    'OBX|7|TS|29769-7^Date vaccine information statement presented^LN|4|20240515||||||F|||20240515',
+  ]);
+});
+
+test('VIS: every field of the OBX group, set ids continuing and one sub-id per entry', () => {
+  const msg = parse(buildVxu(input({ immunizations: [withTwoVis(clone(data.administered))] })));
+  assert.deepEqual(names(msg).slice(4), [
+    'ORC',
+    'RXA',
+    'RXR',
+    'OBX',
+    'OBX',
+    'OBX',
+    'OBX',
+    'OBX',
+    'OBX',
+    'OBX',
+  ]);
+  const vis = msg.getAllSegments('OBX').slice(2);
+  const row = (s: Hl7Segment) => ({
+    setId: s.getField(1).toString(),
+    type: s.getField(2).toString(),
+    code: s.getField(3).components[0],
+    subId: s.getField(4).toString(),
+    value: s.getField(5).components[0],
+    units: s.getField(6).toString(),
+    status: s.getField(11).toString(),
+    observed: s.getField(14).toString(),
+    // Trailing empty fields are left out, so OBX-17 may not exist at all.
+    method: s.fields.length > 17 ? s.getField(17).toString() : '',
+  });
+  const common = { units: '', status: 'F', observed: '20240515', method: '' };
+  const documentType = ['69764-9', 'Document type', 'LN'];
+  const published = ['29768-9', 'Date vaccine information statement published', 'LN'];
+  const presented = ['29769-7', 'Date vaccine information statement presented', 'LN'];
+  assert.deepEqual(vis.map(row), [
+    {
+      ...common,
+      setId: '3',
+      type: 'CE',
+      code: documentType,
+      subId: '3',
+      value: ['253088698300008611230512', '', 'cdcgs1vis'],
+    },
+    { ...common, setId: '4', type: 'TS', code: published, subId: '3', value: ['20230512'] },
+    { ...common, setId: '5', type: 'TS', code: presented, subId: '3', value: ['20240515102500-0500'] },
+    {
+      ...common,
+      setId: '6',
+      type: 'CE',
+      code: documentType,
+      subId: '4',
+      value: ['253088698300026411121116', '', 'cdcgs1vis'],
+    },
+    { ...common, setId: '7', type: 'TS', code: presented, subId: '4', value: ['20240515'] },
+  ]);
+});
+
+test('VIS without VFC or funding observations starts at set id and sub-id 1', () => {
+  const dose = withTwoVis(clone(data.administered));
+  delete dose.programEligibility;
+  delete dose.fundingSource;
+  const obx = parse(buildVxu(input({ immunizations: [dose] }))).getAllSegments('OBX');
+  assert.deepEqual(
+    obx.map((s) => [s.getField(1).toString(), s.getComponent(3, 1), s.getField(4).toString()]),
+    [
+      ['1', '69764-9', '1'],
+      ['2', '29768-9', '1'],
+      ['3', '29769-7', '1'],
+      ['4', '69764-9', '2'],
+      ['5', '29769-7', '2'],
+    ],
+  );
+});
+
+test('VIS without a barcode is named by the vaccine type; an entry naming nothing is left out', () => {
+  const dose = clone(data.administered);
+  dose.education = [
+    { reference: 'https://www.cdc.gov/vaccines/hcp/vis/' },
+    { documentType: 'Hepatitis B VIS', publicationDate: '2023-05-12', presentationDate: '2024-05-15' },
+  ];
+  const vis = parse(buildVxu(input({ immunizations: [dose] })))
+    .getAllSegments('OBX')
+    .slice(2);
+  assert.deepEqual(
+    vis.map((s) => [s.getField(1).toString(), s.getField(4).toString(), s.getComponent(3, 1)]),
+    [
+      ['3', '3', '30956-7'],
+      ['4', '3', '29768-9'],
+      ['5', '3', '29769-7'],
+    ],
+  );
+  assert.equal((vis[0] as Hl7Segment).getField(2).toString(), 'CE');
+  assert.deepEqual((vis[0] as Hl7Segment).getField(5).components[0], [
+    '08',
+    'Hep B, adolescent or pediatric',
+    'CVX',
+  ]);
+});
+
+test('VIS OBX only for administered doses: none for a historical dose or a refusal with education', () => {
+  const historical = withTwoVis(clone(data.historical));
+  const refusal = withTwoVis(clone(data.refusal));
+  const msg = parse(buildVxu(input({ immunizations: [historical, refusal] })));
+  assert.deepEqual(names(msg).slice(4), ['ORC', 'RXA', 'ORC', 'RXA']);
+  assert.equal(
+    buildVxu(input({ controlId: 'IRIS-0002', immunizations: [historical] })),
+    golden('vxu-historical.hl7'),
+  );
+});
+
+test('VIS with an unreadable date is refused with Hl7BuildError', () => {
+  const dose = clone(data.administered);
+  dose.education = [{ documentType: '253088698300026411121116', presentationDate: 'last Tuesday' }];
+  assert.throws(() => buildVxu(input({ immunizations: [dose] })), Hl7BuildError);
+});
