@@ -49,6 +49,9 @@ export class OutcomeRecorder {
   private async flush(): Promise<void> {
     try {
       while (this.queue.length > 0) {
+        // Let answers that already arrived join this transaction: an embedded database runs
+        // its statements without yielding to I/O, so they would otherwise wait for the next.
+        await new Promise((resolve) => setImmediate(resolve));
         const batch = this.queue.splice(0, MAX_PER_TRANSACTION);
         try {
           await recordOutcomes(this.deps, this.endpoint, batch);
