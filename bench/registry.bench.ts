@@ -103,6 +103,7 @@ export async function runRegistryBench(): Promise<Row[]> {
     const rounds = Math.max(1, Math.ceil(total / DOSES));
     const latencies: number[] = [];
     let rssFirst = 0;
+    let rssMid = 0;
     const started = performance.now();
     // Two sets of doses take turns, so the next round is queued while the last one is still
     // being sent (no idle gap between rounds); a set is queued again only once its previous
@@ -122,6 +123,7 @@ export async function runRegistryBench(): Promise<Row[]> {
       const set = round % 2;
       await waitFor(set);
       if (round === 2) rssFirst = processRssMb();
+      if (round === Math.floor(rounds / 2)) rssMid = processRssMb();
       await ctx.db.transaction(async (tx) => {
         for (let j = 0; j < DOSES; j += 1) {
           await enqueue(tx, {
@@ -151,13 +153,18 @@ export async function runRegistryBench(): Promise<Row[]> {
       rssMb: processRssMb(),
       ...(bad > 0 ? { failed: bad } : {}),
     });
-    rows.push({
-      operation: `registry RSS after round 2 of ${rounds} (flat memory check)`,
-      opsPerSec: 0,
-      p50Ms: 0,
-      p99Ms: 0,
-      rssMb: rssFirst,
-    });
+    for (const [round, rssMb] of [
+      [2, rssFirst],
+      [Math.floor(rounds / 2), rssMid],
+    ] as const) {
+      rows.push({
+        operation: `registry RSS after round ${round} of ${rounds} (flat memory check)`,
+        opsPerSec: 0,
+        p50Ms: 0,
+        p99Ms: 0,
+        rssMb,
+      });
+    }
   } finally {
     await runtime.close();
     sim.stop();
