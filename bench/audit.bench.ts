@@ -1,5 +1,5 @@
 // Audit trail benchmark: append throughput with concurrent writers (with and without caller
-// transactions), verification throughput, and an audited read against the same read unaudited.
+// transactions), verification throughput, and an audited FHIR read against the same read unaudited.
 // Uses DATABASE_URL (a fresh schema, dropped afterwards) when set, else in-memory PGlite.
 // Standalone: node --import tsx bench/audit.bench.ts
 import { randomBytes } from 'node:crypto';
@@ -10,6 +10,15 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { createAuditTrail, type AuditService } from '../src/modules/audit/index.js';
 import { auditMigrations } from '../src/modules/audit/schema.js';
+import {
+  createFhirStore,
+  fhirMigrations,
+  fhirRuntime,
+  SYSTEM_CONTEXT,
+  type CallContext,
+  type FhirStore,
+} from '../src/modules/fhir/index.js';
+import type { Resource } from 'fhir/r4.js';
 import type { AuditRecord } from '../src/platform/audit/port.js';
 import { Keyring } from '../src/platform/crypto/keyring.js';
 import { migrate } from '../src/platform/db/migrations.js';
@@ -33,7 +42,7 @@ async function openBackend(): Promise<Backend> {
   const url = process.env.DATABASE_URL;
   if (!url) {
     const db = await PgliteDatabase.open();
-    await migrate(db, auditMigrations);
+    await migrate(db, [...auditMigrations, ...fhirMigrations]);
     return { db, label: 'PGlite', server: false, close: () => db.close() };
   }
   const schema = `bench_audit_${randomBytes(4).toString('hex')}`;
@@ -42,7 +51,7 @@ async function openBackend(): Promise<Backend> {
   await admin.query(`CREATE SCHEMA ${schema}`);
   await admin.end();
   const db = new PostgresDatabase({ connectionString: url, schema, max: 24, applicationName: 'iris-bench' });
-  await migrate(db, auditMigrations);
+  await migrate(db, [...auditMigrations, ...fhirMigrations]);
   return {
     db,
     label: 'PostgreSQL',
@@ -124,20 +133,52 @@ async function verify(backend: Backend, audit: AuditService): Promise<Row> {
   };
 }
 
-/** The same primary-key read, side by side with and without an audit entry per read. */
+/**
+ * The same FHIR read (decrypt included) side by side: the store wired to the audit trail, and
+ * the same store with auditing switched off, which only this harness can do.
+ */
 async function auditedRead(
   backend: Backend,
+  keyring: Keyring,
   audit: AuditService,
   reads: number,
   concurrency: number,
 ): Promise<Row[]> {
-  await backend.db.exec(
-    `CREATE TABLE IF NOT EXISTS bench_resource (id text PRIMARY KEY, body jsonb NOT NULL);
-     INSERT INTO bench_resource SELECT 'imm-' || g, jsonb_build_object('resourceType', 'Immunization', 'id', 'imm-' || g,
-       'status', 'completed', 'vaccineCode', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('code', '08'))))
-       FROM generate_series(1, 2000) g ON CONFLICT DO NOTHING;`,
-  );
-  const run = async (audited: boolean): Promise<Row> => {
+  const deps = { db: backend.db, keyring, baseUrl: 'http://bench.invalid/fhir' };
+  const audited = createFhirStore(fhirRuntime({ ...deps, audit }));
+  const unaudited = createFhirStore(fhirRuntime(deps));
+  const doses = 2000;
+  await backend.db.transaction(async (tx) => {
+    await unaudited.createMany(SYSTEM_CONTEXT, tx, [
+      {
+        resourceType: 'Patient',
+        id: 'bench-p',
+        name: [{ family: 'Bench' }],
+        birthDate: '2020-01-01',
+      } as Resource,
+    ]);
+    await unaudited.createMany(
+      SYSTEM_CONTEXT,
+      tx,
+      Array.from({ length: doses }, (_, i) => ({
+        resourceType: 'Immunization' as const,
+        id: `imm-${i}`,
+        status: 'completed' as const,
+        vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '08' }] },
+        patient: { reference: 'Patient/bench-p' },
+        occurrenceDateTime: '2020-02-01',
+      })),
+    );
+  });
+  // A clinician of one organization, as the API builds the call context for a request.
+  const caller: CallContext = {
+    actor: { type: 'user', id: 'bench-user' },
+    scope: { kind: 'all' },
+    requestId: 'bench',
+    sourceIp: '10.20.30.40',
+    userAgent: 'iris-bench/1.0',
+  };
+  const run = async (store: FhirStore, label: string): Promise<Row> => {
     const latencies: number[] = [];
     let next = 0;
     const started = performance.now();
@@ -146,28 +187,24 @@ async function auditedRead(
         while (next < reads) {
           const i = next++;
           const t = performance.now();
-          const { rows } = await backend.db.query<{ body: unknown }>(
-            'SELECT body FROM bench_resource WHERE id = $1',
-            [`imm-${(i % 2000) + 1}`],
-          );
-          JSON.stringify(rows[0]?.body);
-          if (audited) await audit.record(record(i));
+          await store.read(caller, 'Immunization', `imm-${i % doses}`);
           latencies.push(performance.now() - t);
         }
       }),
     );
-    if (audited) await audit.flush();
+    await audit.flush();
     return {
-      operation: `resource read${audited ? ' + audit entry' : ', auditing off'} (${backend.label})`,
+      operation: `FHIR read by id, ${label} (${backend.label})`,
       opsPerSec: Math.round(reads / ((performance.now() - started) / 1000)),
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
       rssMb: processRssMb(),
     };
   };
-  const plain = await run(false);
-  const audited = await run(true);
-  return [plain, audited];
+  await run(unaudited, 'warm-up');
+  const plain = await run(unaudited, 'auditing off');
+  const withAudit = await run(audited, 'audited');
+  return [plain, withAudit];
 }
 
 /** Rows: append (plain and in caller transactions), verify, and an audited read side by side. */
@@ -193,7 +230,9 @@ export async function runAuditBench(): Promise<Row[]> {
       await append(backend, audit, Math.round(scale / 5), backend.server ? 16 : 4, true),
     ];
     rows.push(await verify(backend, audit));
-    rows.push(...(await auditedRead(backend, audit, Math.round(scale / 5), backend.server ? 16 : 8)));
+    rows.push(
+      ...(await auditedRead(backend, keyring, audit, Math.round(scale / 5), backend.server ? 16 : 8)),
+    );
     return rows;
   } finally {
     await audit.close();
