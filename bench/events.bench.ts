@@ -76,7 +76,10 @@ async function waitDone(
   }
 }
 
-/** Publishes `total` events, one per transaction, from `publishers` concurrent callers. */
+/**
+ * Publishes `total` events from `publishers` concurrent callers, `perTransaction` events per
+ * transaction (one: `publish`, the usual request; more: `publishMany`, bulk work).
+ */
 async function publishAll(
   db: Database,
   bus: IrisEventBus,
@@ -84,25 +87,37 @@ async function publishAll(
   total: number,
   publishers: number,
   committedAt: Map<string, number>,
+  perTransaction = 1,
 ): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: publishers }, async () => {
       while (next < total) {
-        const n = next++;
+        const first = next;
+        next = Math.min(total, next + perTransaction);
+        const events = Array.from({ length: next - first }, (_, k) => ({
+          type,
+          aggregate: { type: 'Bench', id: String(first + k) },
+          payload: { n: first + k },
+        }));
         await db.transaction(async (tx) => {
-          let id = '';
-          // Registered before publish(): runs first after COMMIT, so it stamps the commit moment.
-          tx.afterCommit(() => void committedAt.set(id, performance.now()));
-          id = (await bus.publish(tx, { type, aggregate: { type: 'Bench', id: String(n) }, payload: { n } }))
-            .id;
+          let ids: string[] = [];
+          // Registered before publishing: runs first after COMMIT, so it stamps the commit moment.
+          tx.afterCommit(() => {
+            const at = performance.now();
+            for (const id of ids) committedAt.set(id, at);
+          });
+          ids =
+            events.length === 1
+              ? [(await bus.publish(tx, events[0]!)).id]
+              : (await bus.publishMany(tx, events)).map((e) => e.id);
         });
       }
     }),
   );
 }
 
-async function memoryFirst(backend: Backend, total: number): Promise<Row> {
+async function memoryFirst(backend: Backend, total: number, perTransaction = 1): Promise<Row> {
   const committedAt = new Map<string, number>();
   const latencies: number[] = [];
   let handled = 0;
@@ -120,11 +135,11 @@ async function memoryFirst(backend: Backend, total: number): Promise<Row> {
   await bus.start();
   try {
     const started = performance.now();
-    await publishAll(backend.db, bus, 'bench.memory', total, backend.publishers, committedAt);
+    await publishAll(backend.db, bus, 'bench.memory', total, backend.publishers, committedAt, perTransaction);
     await waitDone(backend.db, 'bench.memory', total, () => handled);
     const seconds = (performance.now() - started) / 1000;
     return {
-      operation: `events publish+deliver, memory-first (${backend.label}, ${backend.publishers} publishers)`,
+      operation: `events publish+deliver, memory-first (${backend.label}, ${backend.publishers} publishers${perTransaction > 1 ? `, ${perTransaction} per transaction` : ''})`,
       opsPerSec: total / seconds,
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
@@ -228,7 +243,8 @@ async function crashRecovery(backend: Backend, total: number): Promise<Row> {
 }
 
 /**
- * Rows: memory-first publish+deliver (events/s, commit → handler p50/p99), the sweeper path
+ * Rows: memory-first publish+deliver (events/s, commit → handler p50/p99), one event per
+ * transaction and ten (bulk publishers such as imports and the registry), the sweeper path
  * (events published by a process without subscribers), and recovery of a crashed worker's
  * leases (p50/p99: time from the new worker's start to each delivery).
  */
@@ -239,6 +255,7 @@ export async function runEventsBench(): Promise<Row[]> {
     await memoryFirst(backend, 1000);
     return [
       await memoryFirst(backend, server ? 30_000 : 5_000),
+      await memoryFirst(backend, server ? 60_000 : 10_000, 10),
       await sweeperPath(backend, server ? 20_000 : 3_000),
       await crashRecovery(backend, 1_000),
     ];
