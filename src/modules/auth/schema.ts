@@ -238,4 +238,11 @@ INSERT INTO auth_role_permissions (role, permission) VALUES
   ('physician', 'registry:read'), ('nurse', 'registry:read'), ('pharmacist', 'registry:read'),
   ('integration', 'registry:read');`,
   },
+  {
+    // Bulk $export discloses many records at once: only administrators and machine clients by
+    // default (what they export is still limited by their scope and read permissions).
+    id: 'auth/0005_export_permission',
+    sql: `INSERT INTO auth_role_permissions (role, permission) VALUES
+  ('system_admin', 'fhir:export'), ('integration', 'fhir:export');`,
+  },
 ];

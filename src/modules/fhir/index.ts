@@ -5,6 +5,7 @@ import { registerImportCommand, registerRewrapCommand } from './cli.js';
 import type { FhirAccess } from './http/request.js';
 import { loadStructureDefinitions } from './definitions/structure.js';
 import { searchParameters } from './definitions/search-parameters.js';
+import { exportCleanupJob, exportSubscriber } from './export/worker.js';
 import { registerFhirRoutes } from './routes/index.js';
 import { fhirMigrations } from './schema.js';
 import { fhirStore } from './service.js';
@@ -28,7 +29,10 @@ export interface FhirModuleOptions {
   validation?: FhirDeps['validation'];
 }
 
-/** The FHIR R4 store: encrypted resources, search, bundles, validation, CapabilityStatement. */
+/**
+ * The FHIR R4 store: encrypted resources, search, bundles, validation, CapabilityStatement, and
+ * bulk $export (run by the event worker, swept hourly).
+ */
 export function createFhirModule(options: FhirModuleOptions = {}): IrisModule {
   return {
     name: 'fhir',
@@ -48,7 +52,13 @@ export function createFhirModule(options: FhirModuleOptions = {}): IrisModule {
             ...(options.validation ? { validation: options.validation } : {}),
           })
         : fhirStore(ctx).runtime;
-      registerFhirRoutes(app, rt, options.access ?? { guards: ctx.access });
+      registerFhirRoutes(app, rt, options.access ?? { guards: ctx.access }, ctx.storage);
+    },
+    subscribers(ctx: AppContext) {
+      return [exportSubscriber(fhirStore(ctx).runtime, ctx.storage, ctx.logger)];
+    },
+    jobs(ctx: AppContext) {
+      return [exportCleanupJob(fhirStore(ctx).runtime, ctx.storage)];
     },
     cli(program, load) {
       registerImportCommand(program, load);

@@ -145,6 +145,31 @@ CREATE INDEX fhir_idx_uri_value ON fhir_idx_uri (resource_type, code, value text
 CREATE INDEX fhir_idx_uri_res ON fhir_idx_uri (resource_type, resource_id);
 `,
   },
+  {
+    // Bulk $export jobs: the caller's scope at kick-off, progress, and the manifest of the
+    // NDJSON files written to object storage under exports/{id}/.
+    id: 'fhir/0002_export_jobs',
+    sql: `
+CREATE TABLE fhir_export_jobs (
+  id uuid PRIMARY KEY,
+  requested_by text NOT NULL,
+  scope jsonb NOT NULL,
+  request_url text NOT NULL,
+  params jsonb NOT NULL,
+  status text NOT NULL DEFAULT 'pending'
+    CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
+  progress text,
+  manifest jsonb,
+  error text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  started_at timestamptz,
+  completed_at timestamptz,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX fhir_export_jobs_owner ON fhir_export_jobs (requested_by, status);
+CREATE INDEX fhir_export_jobs_expiry ON fhir_export_jobs (expires_at);
+`,
+  },
 ];
 
 /** Index tables, one per search parameter kind, cleared and refilled on every write. */

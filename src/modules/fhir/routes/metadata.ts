@@ -2,12 +2,13 @@ import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/
 import { FHIR_JSON } from '../../../platform/http/error-response.js';
 import { VERSION } from '../../../version.js';
 import type { RouteDeps } from './common.js';
+import { BULK_DATA_OPERATIONS } from './export.js';
 
 const IMMDS_FORECAST = 'http://hl7.org/fhir/us/immds/OperationDefinition/immds-forecast';
 
 /**
- * Operations other modules serve under /fhir, listed only when their route is registered: at the
- * system level, or on the instances of `resourceType`.
+ * Operations with their own canonical definitions (other modules', bulk export), listed only when
+ * their route is registered: at the system level, or on `resourceType`.
  */
 const FOREIGN_OPERATIONS: Array<{
   name: string;
@@ -23,6 +24,21 @@ const FOREIGN_OPERATIONS: Array<{
     url: '/fhir/Patient/:id/$immds-forecast',
     definition: IMMDS_FORECAST,
     resourceType: 'Patient',
+  },
+  { name: 'export', method: 'GET', url: '/fhir/$export', definition: BULK_DATA_OPERATIONS.system },
+  {
+    name: 'export',
+    method: 'GET',
+    url: '/fhir/Patient/$export',
+    definition: BULK_DATA_OPERATIONS.patient,
+    resourceType: 'Patient',
+  },
+  {
+    name: 'export',
+    method: 'GET',
+    url: '/fhir/Group/:id/$export',
+    definition: BULK_DATA_OPERATIONS.group,
+    resourceType: 'Group',
   },
 ];
 
