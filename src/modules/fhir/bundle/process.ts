@@ -6,7 +6,8 @@ import { matchingIds } from '../search/execute.js';
 import { parseSearch } from '../search/parse.js';
 import { conditionalCreate, findConditional, queryOf } from '../store/conditional.js';
 import type { CallContext, FhirRuntime } from '../store/context.js';
-import { createResource } from '../store/write.js';
+import { createManyTrusted, createResource, type WriteResult } from '../store/write.js';
+import { assertValid } from '../validation.js';
 import { errorEntry, parseEntryUrl, runEntry, type EntryTarget, type Method } from './entry.js';
 import { conditionalReferences, rewriteReferences } from './references.js';
 
@@ -137,12 +138,20 @@ export async function processTransaction(
       if (p.entry.resource) rewriteReferences(p.entry.resource, map);
     }
     const ordered = [...planned].sort((a, b) => ORDER[a.method] - ORDER[b.method] || a.index - b.index);
+    let posted = false;
     for (const p of ordered) {
+      // Every new resource of the bundle is created at once, after the deletes; a failure
+      // already names its entry.
+      if (p.method === 'POST' && !posted) {
+        posted = true;
+        const created = planned.filter((x) => x.method === 'POST' && !existing.has(x.index));
+        for (const [index, entry] of await postEntries(rt, ctx, tx, created, ids, withResource))
+          results[index] = entry;
+      }
       try {
         if (p.method === 'POST') {
           const found = existing.get(p.index);
-          results[p.index] =
-            found ?? (await postEntry(rt, ctx, tx, p, ids.get(p.index) as string, withResource));
+          if (found) results[p.index] = found;
         } else {
           const target = p.target.query
             ? { ...p.target, query: rewriteQuery(p.target.query, map) }
@@ -164,21 +173,47 @@ function rewriteQuery(query: string, map: ReadonlyMap<string, string>): string {
   return out;
 }
 
-async function postEntry(
+/**
+ * Creates the bundle's new resources together (a fixed number of statements however many),
+ * each validated as its own create would be; a failure names its entry.
+ */
+async function postEntries(
   rt: FhirRuntime,
   ctx: CallContext,
   tx: Transaction,
-  p: Planned,
-  id: string,
+  created: readonly Planned[],
+  ids: ReadonlyMap<number, string>,
   withResource: boolean,
-) {
-  const r = await createResource(rt, ctx, tx, p.entry.resource, p.target.type, id);
+): Promise<Array<[number, BundleEntry]>> {
+  const resources = created.map((p) => {
+    try {
+      const body: unknown = p.entry.resource;
+      assertValid(body, rt.validationOptions);
+      if (body.resourceType !== p.target.type) {
+        throw errors.badRequest(`the body is a ${body.resourceType}, the URL names ${p.target.type}`);
+      }
+      return { ...body, id: ids.get(p.index) as string } as Resource;
+    } catch (error) {
+      return atEntry(p.index, error);
+    }
+  });
+  const written = await createManyTrusted(rt, ctx, tx, resources, (i, error) =>
+    atEntry((created[i] as Planned).index, error),
+  );
+  return written.map((r, i) => {
+    const p = created[i] as Planned;
+    return [p.index, createdEntry(rt, p.target.type, r, withResource)];
+  });
+}
+
+function createdEntry(rt: FhirRuntime, type: string, r: WriteResult, withResource: boolean): BundleEntry {
+  const id = r.resource.id as string;
   return {
-    fullUrl: `${rt.baseUrl}/${p.target.type}/${id}`,
+    fullUrl: `${rt.baseUrl}/${type}/${id}`,
     ...(withResource ? { resource: r.resource as BundleEntry['resource'] } : {}),
     response: {
       status: '201 Created',
-      location: `${p.target.type}/${id}/_history/${r.versionId}`,
+      location: `${type}/${id}/_history/${r.versionId}`,
       etag: `W/"${r.versionId}"`,
       lastModified: r.lastUpdated.toISOString(),
     },
@@ -221,7 +256,8 @@ export async function processBatch(
             },
           };
         }
-        return postEntry(rt, ctx, tx, p, randomUUID(), withResource);
+        const r = await createResource(rt, ctx, tx, entry.resource, p.target.type, randomUUID());
+        return createdEntry(rt, p.target.type, r, withResource);
       });
     } catch (error) {
       results[index] = errorEntry(error);

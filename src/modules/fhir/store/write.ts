@@ -178,15 +178,23 @@ export async function createManyTrusted(
   ctx: CallContext,
   tx: Transaction,
   inputs: readonly Resource[],
+  /** Reports which input a failure belongs to (a Bundle names its entry); default: rethrow. */
+  failed: (index: number, error: unknown) => never = (_index, error) => {
+    throw error;
+  },
 ): Promise<WriteResult[]> {
   if (inputs.length === 0) return [];
   const lastUpdated = new Date();
-  const written = inputs.map((input) => {
+  const written = inputs.map((input, i) => {
     const resource = {
       ...input,
       meta: { ...input.meta, versionId: '1', lastUpdated: lastUpdated.toISOString() },
     } as Resource;
-    return { resource, rows: extractIndex(resource, rt.registry, rt.blind) };
+    try {
+      return { resource, rows: extractIndex(resource, rt.registry, rt.blind) };
+    } catch (error) {
+      return failed(i, error);
+    }
   });
   // A Patient of the caller's organization created in this batch is known to it, as it would
   // be to the next write after a single create.
@@ -203,9 +211,11 @@ export async function createManyTrusted(
           .map(({ resource }) => resource.id as string)
       : [],
   );
-  for (const { rows } of written) {
+  for (const [i, { rows }] of written.entries()) {
     const patients = rows.patients.filter((p) => !ownNew.has(p));
-    await assertWritable(tx, scope, patients, rows.organizationId);
+    await assertWritable(tx, scope, patients, rows.organizationId).catch((error: unknown) =>
+      failed(i, error),
+    );
   }
   await insertVersions(
     tx,
