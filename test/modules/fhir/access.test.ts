@@ -18,7 +18,10 @@ const guards: AccessGuards = {
         id: 'u1',
         roles: [],
         permissions: new Set(held),
-        scope: { kind: 'all' },
+        // A caller limited to some patients names them in a header.
+        scope: request.headers['x-test-patients']
+          ? { kind: 'patients', patientIds: String(request.headers['x-test-patients']).split(',') }
+          : { kind: 'all' },
       };
     };
   },
@@ -94,5 +97,56 @@ describe('FHIR routes behind the identity guards', () => {
     assert.equal(batch.statusCode, 200);
     assert.equal(batch.json().entry[0].response.status, '201 Created');
     assert.equal(batch.json().entry[1].response.status, '403');
+  });
+
+  test("a transaction entry for a patient outside the caller's scope is refused by name, storing nothing", async () => {
+    const dose = (patientId: string) => ({
+      resourceType: 'Immunization',
+      status: 'completed',
+      vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '08' }] },
+      patient: { reference: `Patient/${patientId}` },
+      occurrenceDateTime: '2024-01-02',
+    });
+    const headers = {
+      ...FHIR,
+      'x-test-permissions': 'immunization:read,immunization:write',
+      'x-test-patients': 'scope-mine',
+    };
+    const count = async () =>
+      (
+        await h.db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'Immunization'",
+        )
+      ).rows[0]?.n;
+    const before = await count();
+    const tx = await h.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers,
+      payload: {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { request: { method: 'POST', url: 'Immunization' }, resource: dose('scope-mine') },
+          { request: { method: 'POST', url: 'Immunization' }, resource: dose('scope-mine') },
+          { request: { method: 'POST', url: 'Immunization' }, resource: dose('scope-other') },
+        ],
+      },
+    });
+    assert.equal(tx.statusCode, 403, tx.body);
+    assert.deepEqual(tx.json().issue[0].expression, ['Bundle.entry[2].resource']);
+    assert.equal(await count(), before);
+    const allowed = await h.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers,
+      payload: {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ request: { method: 'POST', url: 'Immunization' }, resource: dose('scope-mine') }],
+      },
+    });
+    assert.equal(allowed.statusCode, 200, allowed.body);
+    assert.equal(await count(), (before ?? 0) + 1);
   });
 });
