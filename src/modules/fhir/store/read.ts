@@ -17,6 +17,10 @@ export function decode(rt: FhirRuntime, row: StoredVersion): Resource {
   return JSON.parse(rt.cipher.open(row.resource_type, row.id, row.version, sealedOf(row))) as Resource;
 }
 
+function resultOf(rt: FhirRuntime, row: StoredVersion): ReadResult {
+  return { resource: decode(rt, row), versionId: String(row.version), lastUpdated: row.last_updated };
+}
+
 export async function visible(q: Queryable, scope: PatientScope, type: string, id: string): Promise<boolean> {
   if (scope.kind === 'all') return true;
   const params = new Params();
@@ -101,19 +105,8 @@ export async function readResource(
       'last-modified': row.last_updated.toUTCString(),
     });
   }
-  if (options.audit !== false)
-    await audit(
-      rt,
-      ctx,
-      {
-        action: 'fhir.read',
-        outcome: 'success',
-        patientIds: row.patients,
-        resource: { type, id, versionId: String(row.version) },
-      },
-      q === rt.db ? undefined : q,
-    );
-  return { resource: decode(rt, row), versionId: String(row.version), lastUpdated: row.last_updated };
+  await auditReads(rt, ctx, 'fhir.read', type, [row], q, options);
+  return resultOf(rt, row);
 }
 
 export async function vreadResource(
@@ -131,19 +124,8 @@ export async function vreadResource(
   const row = await fetchRow(q, ctx.scope, 'fhir_resource_history', type, id, version);
   if (!row) throw errors.notFound(`${type}/${id} has no version ${versionId}`);
   if (row.deleted) throw errors.gone(`${type}/${id} version ${versionId} is a deletion`);
-  if (options.audit !== false)
-    await audit(
-      rt,
-      ctx,
-      {
-        action: 'fhir.vread',
-        outcome: 'success',
-        patientIds: row.patients,
-        resource: { type, id, versionId },
-      },
-      q === rt.db ? undefined : q,
-    );
-  return { resource: decode(rt, row), versionId, lastUpdated: row.last_updated };
+  await auditReads(rt, ctx, 'fhir.vread', type, [row], q, options);
+  return { ...resultOf(rt, row), versionId };
 }
 
 /** A version to read with `vreadMany`. */
@@ -178,14 +160,7 @@ export async function vreadMany(
   );
   const live = rows.filter((row) => !row.deleted);
   await auditReads(rt, ctx, 'fhir.vread', type, live, q, options);
-  for (const row of live) {
-    const versionId = String(row.version);
-    found.set(`${row.id}/${versionId}`, {
-      resource: decode(rt, row),
-      versionId,
-      lastUpdated: row.last_updated,
-    });
-  }
+  for (const row of live) found.set(`${row.id}/${row.version}`, resultOf(rt, row));
   return found;
 }
 
@@ -203,13 +178,7 @@ export async function readMany(
   const rows = await fetchRows(q, ctx.scope, 'fhir_resource', type, [...new Set(ids)]);
   const live = rows.filter((row) => !row.deleted);
   await auditReads(rt, ctx, 'fhir.read', type, live, q, options);
-  for (const row of live) {
-    found.set(row.id, {
-      resource: decode(rt, row),
-      versionId: String(row.version),
-      lastUpdated: row.last_updated,
-    });
-  }
+  for (const row of live) found.set(row.id, resultOf(rt, row));
   return found;
 }
 
