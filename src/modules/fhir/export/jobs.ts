@@ -1,3 +1,4 @@
+import { validate as isUuid } from 'uuid';
 import type { PatientScope } from '../../../platform/auth/port.js';
 import type { Queryable } from '../../../platform/db/types.js';
 import type { Actor } from '../../../platform/events/port.js';
@@ -105,8 +106,6 @@ function jobOf(row: JobRow): ExportJob {
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** The `fhir_export_jobs` table. */
 export const exportJobs = {
   async insert(
@@ -129,7 +128,8 @@ export const exportJobs = {
   },
 
   async get(q: Queryable, id: string): Promise<ExportJob | undefined> {
-    if (!UUID.test(id)) return undefined;
+    // Job ids are UUIDs we issued; anything else is unknown, not a database cast error.
+    if (!isUuid(id)) return undefined;
     const { rows } = await q.query<JobRow>('SELECT * FROM fhir_export_jobs WHERE id = $1', [id]);
     return rows[0] ? jobOf(rows[0]) : undefined;
   },
