@@ -1,27 +1,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Bundle, Provenance } from 'fhir/r4.js';
-import { createClientAsync } from 'soap';
-import { fileURLToPath } from 'node:url';
 import { startRegistrySim, type RegistrySim } from '../../../tools/registry-sim/index.js';
 import { fhirStore, SYSTEM_CONTEXT } from '../../../src/modules/fhir/index.js';
-import { buildVxu } from '../../../src/modules/registry/hl7/index.js';
 import type { TestApp } from '../../helpers/app.js';
-import { bearer, doseResource, eventually, patientResource, put, registryApp, tokenFor } from './helpers.js';
+import {
+  addSoapEndpoint,
+  bearer,
+  doseResource,
+  patientResource,
+  put,
+  registryApp,
+  reportElsewhere,
+  settledSubmissions,
+  SIM_SOAP,
+  tokenFor,
+} from './helpers.js';
 
-const WSDL = fileURLToPath(new URL('../../../reference-data/registry/cdc-iis.wsdl', import.meta.url));
-const SOAP_PASSWORD = 'sim-password-do-not-leak';
-
-interface SubmissionView {
-  id: string;
-  status: string;
-  operation: string;
-  controlId: string;
-  attempts: number;
-  workItem: string | null;
-  registryErrors: Array<{ severity: string; code?: string }>;
-  attemptLog: Array<{ outcome: string }>;
-}
+const SOAP_PASSWORD = SIM_SOAP.password;
 
 describe('registry sync over CDC SOAP against the simulator', () => {
   let t: TestApp;
@@ -31,48 +27,16 @@ describe('registry sync over CDC SOAP against the simulator', () => {
   let physician: string;
   let endpointId: string;
 
-  const history = async (immunizationId: string) => {
-    const res = await t.app.inject({
-      method: 'GET',
-      url: `/api/v1/registry/immunizations/${immunizationId}/submissions`,
-      headers: bearer(nurse),
-    });
-    assert.equal(res.statusCode, 200, res.body);
-    return res.json() as SubmissionView[];
-  };
   const settled = (immunizationId: string, count: number) =>
-    eventually(async () => {
-      const list = await history(immunizationId);
-      return list.length >= count && list.every((s) => !['pending', 'sent'].includes(s.status))
-        ? list
-        : undefined;
-    }, `submissions of ${immunizationId}`);
+    settledSubmissions(t, nurse, immunizationId, count);
 
   before(async () => {
-    sim = await startRegistrySim({
-      credentials: { username: 'iris', password: SOAP_PASSWORD, facilityId: 'F1' },
-    });
+    sim = await startRegistrySim({ credentials: SIM_SOAP });
     t = await registryApp();
     admin = await tokenFor(t, ['system_admin']);
     nurse = await tokenFor(t, ['nurse'], { organizationId: 'org1' });
     physician = await tokenFor(t, ['physician'], { organizationId: 'org1' });
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/registry/endpoints',
-      headers: bearer(admin),
-      payload: {
-        name: 'State IIS',
-        transport: 'cdc-soap',
-        url: sim.soapUrl,
-        sender: { application: 'IRIS', facility: 'CLINIC1' },
-        receiver: { application: 'IIS', facility: 'STATE' },
-        credentials: { kind: 'soap', username: 'iris', password: SOAP_PASSWORD, facilityId: 'F1' },
-        timeoutMs: 2000,
-        maxAttempts: 8,
-      },
-    });
-    assert.equal(res.statusCode, 201, res.body);
-    endpointId = (res.json() as { id: string }).id;
+    endpointId = await addSoapEndpoint(t, admin, sim);
   });
   after(async () => {
     await t?.close();
@@ -180,33 +144,13 @@ describe('registry sync over CDC SOAP against the simulator', () => {
 
   test('query and reconcile import the doses given elsewhere, once, and never send them back', async () => {
     // Another provider reported a dose for reg-p2 straight to the registry.
-    const client = await createClientAsync(WSDL, { endpoint: sim.soapUrl, forceSoap12Headers: true });
-    const message = buildVxu({
-      patient: {
-        ...patientResource('reg-p2', 'Reject', 'Rob'),
-        identifier: [
-          {
-            system: 'https://iris.health/fhir/sid/patient',
-            value: 'reg-p2',
-            assigner: { display: 'CLINIC1' },
-          },
-        ],
-      },
-      immunizations: [
-        { ...doseResource('other-1', 'reg-p2', '03', '2021-06-01', 'MMRLOT'), primarySource: false },
-      ],
-      sender: { application: 'OTHER', facility: 'PEDS2' },
-      receiver: { application: 'IIS', facility: 'STATE' },
-      controlId: 'OTHER-0001',
-      timestamp: new Date('2021-06-02T10:00:00Z'),
-    });
-    const [answer] = (await client.submitSingleMessageAsync({
-      username: 'iris',
-      password: SOAP_PASSWORD,
-      facilityID: 'F1',
-      hl7Message: message,
-    })) as [{ return: string }];
-    assert.match(answer.return, /MSA\|A[AE]\|OTHER-0001/);
+    const answer = await reportElsewhere(
+      sim,
+      patientResource('reg-p2', 'Reject', 'Rob'),
+      doseResource('other-1', 'reg-p2', '03', '2021-06-01', 'MMRLOT'),
+      'OTHER-0001',
+    );
+    assert.match(answer, /MSA\|A[AE]\|OTHER-0001/);
 
     const query = await t.app.inject({
       method: 'POST',
