@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessGuards } from '../../../src/platform/auth/port.js';
 import { errors } from '../../../src/platform/http/errors.js';
+import { immunizationResource } from '../../helpers/fixtures.js';
 import { FHIR, fhirHarness, patient, type FhirHarness } from './harness.js';
 
 /** A stand-in for the identity module: the permissions a caller holds come in a header. */
@@ -100,18 +101,26 @@ describe('FHIR routes behind the identity guards', () => {
   });
 
   test("a transaction entry for a patient outside the caller's scope is refused by name, storing nothing", async () => {
-    const dose = (patientId: string) => ({
-      resourceType: 'Immunization',
-      status: 'completed',
-      vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '08' }] },
-      patient: { reference: `Patient/${patientId}` },
-      occurrenceDateTime: '2024-01-02',
-    });
     const headers = {
       ...FHIR,
       'x-test-permissions': 'immunization:read,immunization:write',
       'x-test-patients': 'scope-mine',
     };
+    /** A transaction creating one dose per patient id. */
+    const transaction = (patientIds: string[]) =>
+      h.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers,
+        payload: {
+          resourceType: 'Bundle',
+          type: 'transaction',
+          entry: patientIds.map((patientId) => ({
+            request: { method: 'POST', url: 'Immunization' },
+            resource: immunizationResource('assigned-by-server', patientId, '08', '2024-01-02'),
+          })),
+        },
+      });
     const count = async () =>
       (
         await h.db.query<{ n: number }>(
@@ -119,33 +128,11 @@ describe('FHIR routes behind the identity guards', () => {
         )
       ).rows[0]?.n;
     const before = await count();
-    const tx = await h.app.inject({
-      method: 'POST',
-      url: '/fhir',
-      headers,
-      payload: {
-        resourceType: 'Bundle',
-        type: 'transaction',
-        entry: [
-          { request: { method: 'POST', url: 'Immunization' }, resource: dose('scope-mine') },
-          { request: { method: 'POST', url: 'Immunization' }, resource: dose('scope-mine') },
-          { request: { method: 'POST', url: 'Immunization' }, resource: dose('scope-other') },
-        ],
-      },
-    });
+    const tx = await transaction(['scope-mine', 'scope-mine', 'scope-other']);
     assert.equal(tx.statusCode, 403, tx.body);
     assert.deepEqual(tx.json().issue[0].expression, ['Bundle.entry[2].resource']);
     assert.equal(await count(), before);
-    const allowed = await h.app.inject({
-      method: 'POST',
-      url: '/fhir',
-      headers,
-      payload: {
-        resourceType: 'Bundle',
-        type: 'transaction',
-        entry: [{ request: { method: 'POST', url: 'Immunization' }, resource: dose('scope-mine') }],
-      },
-    });
+    const allowed = await transaction(['scope-mine']);
     assert.equal(allowed.statusCode, 200, allowed.body);
     assert.equal(await count(), (before ?? 0) + 1);
   });

@@ -9,9 +9,9 @@ import { exportCleanupJob, exportSubscriber } from '../../../src/modules/fhir/ex
 import type { DomainEvent } from '../../../src/platform/events/port.js';
 import type { ObjectStorage } from '../../../src/platform/storage/port.js';
 import { testApp, type TestApp } from '../../helpers/app.js';
+import { immunizationResource, patientResource } from '../../helpers/fixtures.js';
 import { bearer, eventually, tokenFor } from '../../helpers/users.js';
 
-const CVX = 'http://hl7.org/fhir/sid/cvx';
 const FHIR = { 'content-type': 'application/fhir+json' };
 const ASYNC = { prefer: 'respond-async', accept: 'application/fhir+json' };
 
@@ -21,27 +21,6 @@ interface Manifest {
   requiresAccessToken: boolean;
   output: Array<{ type: string; url: string; count: number }>;
   error: unknown[];
-}
-
-function patient(id: string, org: string) {
-  return {
-    resourceType: 'Patient',
-    id,
-    gender: 'female',
-    birthDate: '2020-01-01',
-    managingOrganization: { reference: `Organization/${org}` },
-  };
-}
-
-function immunization(id: string, patientId: string, cvx: string) {
-  return {
-    resourceType: 'Immunization',
-    id,
-    status: 'completed',
-    vaccineCode: { coding: [{ system: CVX, code: cvx }] },
-    patient: { reference: `Patient/${patientId}` },
-    occurrenceDateTime: '2024-03-10',
-  };
 }
 
 /** The subject of an access token (the user id). */
@@ -144,13 +123,13 @@ describe('bulk $export', () => {
     stranger = await tokenFor(t, ['integration'], { organizationId: 'org1' });
     nurse = await tokenFor(t, ['nurse'], { organizationId: 'org1' });
     await put(writer, { resourceType: 'Organization', id: 'org1', name: 'Org One' });
-    await put(writer, patient('xp1', 'org1'));
-    await put(writer, patient('xp2', 'org1'));
-    await put(writer, patient('xp3', 'org2'));
-    await put(writer, immunization('xi1', 'xp1', '08'));
-    await put(writer, immunization('xi2', 'xp1', '20'));
-    await put(writer, immunization('xi3', 'xp2', '08'));
-    await put(writer, immunization('xi4', 'xp3', '208'));
+    await put(writer, patientResource('xp1', '2020-01-01', 'org1'));
+    await put(writer, patientResource('xp2', '2020-01-01', 'org1'));
+    await put(writer, patientResource('xp3', '2020-01-01', 'org2'));
+    await put(writer, immunizationResource('xi1', 'xp1', '08', '2024-03-10'));
+    await put(writer, immunizationResource('xi2', 'xp1', '20', '2024-03-10'));
+    await put(writer, immunizationResource('xi3', 'xp2', '08', '2024-03-10'));
+    await put(writer, immunizationResource('xi4', 'xp3', '208', '2024-03-10'));
     await put(writer, {
       resourceType: 'Group',
       id: 'xg1',
@@ -160,7 +139,7 @@ describe('bulk $export', () => {
     });
     seededAt = new Date().toISOString();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    await put(writer, { ...patient('xp2', 'org1'), birthDate: '2020-02-02' });
+    await put(writer, { ...patientResource('xp2', '2020-01-01', 'org1'), birthDate: '2020-02-02' });
   });
   after(() => t.close());
 
