@@ -35,6 +35,7 @@ class GatedQueue {
     if (this.owner !== handlerId) {
       this.release = await this.db.gate.acquire();
       this.owner = handlerId;
+      this.db.forgetSessionSettings();
     }
     let bytes = 0;
     let tail: Uint8Array = new Uint8Array(0);

@@ -1,7 +1,8 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import { Mutex } from 'async-mutex';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
-import type { Database, PoolStats, QueryResult, Transaction } from './types.js';
+import { settingsKey, settingsStatement, type SessionSettings } from './session-settings.js';
+import type { Database, PoolStats, QueryOptions, QueryResult, Transaction } from './types.js';
 import { parseInt8, parseNumeric } from './type-parsers.js';
 
 /**
@@ -15,6 +16,8 @@ import { parseInt8, parseNumeric } from './type-parsers.js';
 export class PgliteDatabase implements Database {
   readonly kind = 'pglite' as const;
   readonly gate = new Mutex();
+  /** The session settings in effect, so a statement sets them only when they change. */
+  private sessionSettings: string | undefined;
 
   private constructor(readonly pg: PGlite) {}
 
@@ -28,8 +31,19 @@ export class PgliteDatabase implements Database {
     return new PgliteDatabase(pg);
   }
 
-  query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
-    return this.gate.runExclusive(() => this.run<T>(this.pg, sql, params));
+  query<T>(sql: string, params: readonly unknown[] = [], options?: QueryOptions): Promise<QueryResult<T>> {
+    const settings = options?.settings;
+    return this.gate.runExclusive(async () => {
+      if (settings) {
+        const key = settingsKey(settings);
+        if (key !== this.sessionSettings) {
+          this.sessionSettings = undefined;
+          await this.applySettings(this.pg, settings, false);
+          this.sessionSettings = key;
+        }
+      }
+      return this.run<T>(this.pg, sql, params);
+    });
   }
 
   exec(sql: string): Promise<void> {
@@ -42,12 +56,23 @@ export class PgliteDatabase implements Database {
     const afterCommit = new AfterCommit();
     const value = await this.gate.runExclusive(() =>
       this.pg.transaction(async (inner) => {
+        let inEffect: string | undefined;
+        const useSettings = async (settings: SessionSettings): Promise<void> => {
+          const key = settingsKey(settings);
+          if (key === inEffect) return;
+          await this.applySettings(inner, settings, true);
+          inEffect = key;
+        };
         const tx: Transaction = {
-          query: <R>(sql: string, params: readonly unknown[] = []) => this.run<R>(inner, sql, params),
+          query: async <R>(sql: string, params: readonly unknown[] = [], options?: QueryOptions) => {
+            if (options?.settings) await useSettings(options.settings);
+            return this.run<R>(inner, sql, params);
+          },
           exec: async (sql: string) => {
             await inner.exec(sql);
           },
           afterCommit: (cb) => afterCommit.add(cb),
+          useSettings,
         };
         return fn(tx);
       }),
@@ -55,6 +80,11 @@ export class PgliteDatabase implements Database {
     // Outside the gate: callbacks may use the database themselves.
     await afterCommit.run(reportAfterCommitError);
     return value;
+  }
+
+  /** A socket client shares this session and may change its settings: forget what was set. */
+  forgetSessionSettings(): void {
+    this.sessionSettings = undefined;
   }
 
   stats(): PoolStats {
@@ -68,6 +98,15 @@ export class PgliteDatabase implements Database {
   /** A consistent physical copy of the data dir, gzip-compressed tar. */
   dump(): Promise<Blob> {
     return this.gate.runExclusive(() => this.pg.dumpDataDir('gzip'));
+  }
+
+  private async applySettings(
+    target: Pick<PGlite, 'query'>,
+    settings: SessionSettings,
+    local: boolean,
+  ): Promise<void> {
+    const set = settingsStatement(settings, local);
+    await target.query(set.sql, set.params);
   }
 
   private async run<T>(

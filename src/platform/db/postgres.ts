@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
+import { settingsKey, settingsStatement, type SessionSettings } from './session-settings.js';
 import type { Database, PoolStats, QueryOptions, QueryResult, Transaction } from './types.js';
 import { INT8_OID, NUMERIC_OID, parseInt8, parseNumeric } from './type-parsers.js';
 
@@ -11,6 +13,25 @@ const types = {
   },
 } as pg.CustomTypesConfig;
 
+/** PostgreSQL keeps 63 bytes of an identifier. */
+const MAX_NAME = 63;
+const shortNames = new Map<string, string>();
+
+/**
+ * A statement name the server keeps whole. The server cuts longer names to 63 bytes, so two
+ * long names sharing that prefix would collide ("prepared statement already exists"); they are
+ * replaced by a digest instead.
+ */
+export function serverStatementName(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_NAME) return name;
+  let short = shortNames.get(name);
+  if (!short) {
+    short = `s_${createHash('sha256').update(name).digest('hex').slice(0, 40)}`;
+    shortNames.set(name, short);
+  }
+  return short;
+}
+
 function statement(
   sql: string,
   params: readonly unknown[],
@@ -20,7 +41,7 @@ function statement(
   return {
     text: sql,
     values: params as unknown[],
-    ...(named && options?.name ? { name: options.name } : {}),
+    ...(named && options?.name ? { name: serverStatementName(options.name) } : {}),
   };
 }
 
@@ -44,9 +65,15 @@ export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
   private readonly named: boolean;
+  /**
+   * The session settings each pooled connection has, so a statement sets them only when they
+   * change. Not kept for a shared embedded database, whose one session other clients also set.
+   */
+  private readonly sessionSettings?: WeakMap<pg.PoolClient, string>;
 
   constructor(options: PostgresOptions) {
     this.named = options.namedStatements ?? true;
+    if (!options.socketDir) this.sessionSettings = new WeakMap();
     this.pool = new pg.Pool({
       // A connection string wins over separate fields in node-postgres, so give one or the other.
       ...(options.socketDir
@@ -68,8 +95,32 @@ export class PostgresDatabase implements Database {
     params: readonly unknown[] = [],
     options?: QueryOptions,
   ): Promise<QueryResult<T>> {
+    if (options?.settings) return this.querySettled<T>(options.settings, sql, params, options);
     const result = await this.pool.query(statement(sql, params, options, this.named));
     return { rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length };
+  }
+
+  private async querySettled<T>(
+    settings: SessionSettings,
+    sql: string,
+    params: readonly unknown[],
+    options: QueryOptions,
+  ): Promise<QueryResult<T>> {
+    const client = await this.pool.connect();
+    try {
+      const key = settingsKey(settings);
+      if (this.sessionSettings?.get(client) !== key) {
+        // Forget first: if setting fails half-way, the connection's settings are unknown.
+        this.sessionSettings?.delete(client);
+        const set = settingsStatement(settings, false);
+        await client.query(set.sql, set.params);
+        this.sessionSettings?.set(client, key);
+      }
+      const result = await client.query(statement(sql, params, options, this.named));
+      return { rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length };
+    } finally {
+      client.release();
+    }
   }
 
   async exec(sql: string): Promise<void> {
@@ -81,6 +132,14 @@ export class PostgresDatabase implements Database {
     const named = this.named;
     const afterCommit = new AfterCommit();
     let committed = false;
+    let inEffect: string | undefined;
+    const useSettings = async (settings: SessionSettings): Promise<void> => {
+      const key = settingsKey(settings);
+      if (key === inEffect) return;
+      const set = settingsStatement(settings, true);
+      await client.query(set.sql, set.params);
+      inEffect = key;
+    };
     try {
       await client.query('BEGIN');
       const tx: Transaction = {
@@ -89,6 +148,7 @@ export class PostgresDatabase implements Database {
           params: readonly unknown[] = [],
           options?: QueryOptions,
         ): Promise<QueryResult<R>> {
+          if (options?.settings) await useSettings(options.settings);
           const result = await client.query(statement(sql, params, options, named));
           return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
         },
@@ -96,6 +156,7 @@ export class PostgresDatabase implements Database {
           await client.query(sql);
         },
         afterCommit: (cb) => afterCommit.add(cb),
+        useSettings,
       };
       const value = await fn(tx);
       await client.query('COMMIT');

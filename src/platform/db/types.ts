@@ -1,3 +1,7 @@
+import type { SessionSettings } from './session-settings.js';
+
+export type { SessionSettings } from './session-settings.js';
+
 /** A result row set; `rowCount` is the number of rows returned or affected. */
 export interface QueryResult<T> {
   rows: T[];
@@ -10,6 +14,11 @@ export interface QueryOptions {
    * statements of fixed text. Ignored by the embedded database.
    */
   name?: string;
+  /**
+   * Settings the statement depends on (row-level security inputs), put in effect on its
+   * connection first: for the session on the database, for the rest of it in a transaction.
+   */
+  settings?: SessionSettings;
 }
 
 /** Anything that runs parameterised SQL: the database itself or an open transaction. */
@@ -29,6 +38,8 @@ export interface Transaction extends Queryable {
    * events to in-process subscribers. Errors thrown by `fn` do not undo the commit.
    */
   afterCommit(fn: () => void | Promise<void>): void;
+  /** Puts `settings` in effect for the rest of this transaction (a no-op when they already are). */
+  useSettings(settings: SessionSettings): Promise<void>;
 }
 
 export interface PoolStats {

@@ -56,6 +56,15 @@ describe('sharing the embedded database over its socket', () => {
     assert.deepEqual(rows, [{ id: 2, who: 'server' }]);
   });
 
+  test("settings a socket client changes in the shared session are set again for the server's next statement", async () => {
+    const kind = "SELECT current_setting('iris.scope_kind', true) AS v";
+    const settings = { 'iris.scope_kind': 'organizations' };
+    const read = async () => (await server.db.query<{ v: string }>(kind, [], { settings })).rows[0]?.v;
+    assert.equal(await read(), 'organizations');
+    await cli.db.query("SELECT set_config('iris.scope_kind', 'none', false)");
+    assert.equal(await read(), 'organizations');
+  });
+
   test('parameterised queries from both sides interleave correctly under load', async () => {
     await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
