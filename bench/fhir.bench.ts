@@ -7,7 +7,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { fhirHarness, type FhirHarness } from '../test/modules/fhir/harness.js';
+import { analyzeStore } from '../src/modules/fhir/repo.js';
+import { EVERY_ROW, fhirHarness, type FhirHarness } from '../test/modules/fhir/harness.js';
 import { percentile, processRssMb } from './lib/stats.js';
 
 export interface FhirBenchRow {
@@ -32,6 +33,9 @@ const FAMILIES = [
   'Wilson',
 ];
 const GIVEN = ['Ava', 'Liam', 'Mia', 'Noah', 'Emma', 'Oliver', 'Sofia', 'Elijah', 'Isla', 'Lucas'];
+const ORGANIZATIONS = ['bench-clinic-1', 'bench-clinic-2', 'bench-clinic-3', 'bench-clinic-4'];
+/** A request carrying this header reads as a user of that organization (row-level security on). */
+const ORG_HEADER = 'x-bench-organization';
 const CVX = ['08', '20', '10', '03', '21', '62', '83', '115', '133', '208'];
 
 /** Runs `fn` `total` times with `concurrency` in flight; `units` counts work per call (resources). */
@@ -81,6 +85,7 @@ function patientBundle(start: number, count: number) {
         ],
         gender: i % 2 ? 'male' : 'female',
         birthDate: `${1950 + (i % 60)}-0${1 + (i % 9)}-1${i % 10}`,
+        managingOrganization: { reference: `Organization/${ORGANIZATIONS[i % ORGANIZATIONS.length]}` },
       },
     });
     for (let d = 0; d < 3; d++) {
@@ -100,14 +105,32 @@ function patientBundle(start: number, count: number) {
 }
 
 async function explain(h: FhirHarness, label: string, sql: string, params: unknown[]): Promise<void> {
-  const plan = await h.db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params);
+  const plan = await h.db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params, EVERY_ROW);
   console.log(`\nEXPLAIN ${label}\n${plan.rows.map((r) => r['QUERY PLAN']).join('\n')}`);
 }
 
 export async function runFhirBench(): Promise<FhirBenchRow[]> {
   const patients = Number(process.env.BENCH_FHIR_PATIENTS ?? 1000);
-  const h = await fhirHarness();
+  const h = await fhirHarness({
+    access: {
+      scopeOf: (request) => {
+        const org = request.headers[ORG_HEADER];
+        return typeof org === 'string'
+          ? { kind: 'organizations', organizationIds: [org], extraPatientIds: [] }
+          : { kind: 'all' };
+      },
+    },
+  });
   try {
+    for (const id of ORGANIZATIONS) {
+      const res = await h.app.inject({
+        method: 'PUT',
+        url: `/fhir/Organization/${id}`,
+        headers: FHIR,
+        payload: { resourceType: 'Organization', id, name: id },
+      });
+      if (res.statusCode !== 201) throw new Error(`organization ${id}: ${res.statusCode}`);
+    }
     const perBundle = 25;
     const rows: FhirBenchRow[] = [];
     rows.push(
@@ -128,16 +151,32 @@ export async function runFhirBench(): Promise<FhirBenchRow[]> {
         perBundle * 4,
       ),
     );
-    const ids = (
-      await h.db.query<{ id: string }>(
-        `SELECT id FROM fhir_resource WHERE resource_type = 'Patient' LIMIT 500`,
+    // As `iris import` does after a load, and autovacuum would soon after bundles like these.
+    await analyzeStore(h.db);
+    const owned = (
+      await h.db.query<{ id: string; org: string }>(
+        'SELECT patient_id AS id, organization_id AS org FROM fhir_patient_organization ORDER BY 1 LIMIT 500',
+        [],
+        EVERY_ROW,
       )
-    ).rows.map((r) => r.id);
+    ).rows;
+    const ids = owned.map((r) => r.id);
     const pick = (i: number) => ids[i % ids.length] as string;
     rows.push(
       await measure('read Patient by id', 2000, 16, async (i) => {
         const res = await h.app.inject({ method: 'GET', url: `/fhir/Patient/${pick(i)}` });
         if (res.statusCode !== 200) throw new Error(`read ${res.statusCode}`);
+      }),
+    );
+    rows.push(
+      await measure('read Patient by id (organization scope)', 2000, 16, async (i) => {
+        const patient = owned[i % owned.length] as { id: string; org: string };
+        const res = await h.app.inject({
+          method: 'GET',
+          url: `/fhir/Patient/${patient.id}`,
+          headers: { [ORG_HEADER]: patient.org },
+        });
+        if (res.statusCode !== 200) throw new Error(`scoped read ${res.statusCode}`);
       }),
     );
     rows.push(
@@ -173,6 +212,18 @@ export async function runFhirBench(): Promise<FhirBenchRow[]> {
           url: `/fhir/Immunization?patient=${pick(i)}&date=ge2014-01-01`,
         });
         if (res.statusCode !== 200) throw new Error(`search ${res.statusCode}`);
+      }),
+    );
+    rows.push(
+      await measure('search Immunization?patient=&date=ge (organization scope)', 1000, 16, async (i) => {
+        const patient = owned[i % owned.length] as { id: string; org: string };
+        const res = await h.app.inject({
+          method: 'GET',
+          url: `/fhir/Immunization?patient=${patient.id}&date=ge2014-01-01`,
+          headers: { [ORG_HEADER]: patient.org },
+        });
+        if (res.statusCode !== 200 || !(res.json().entry?.length >= 2))
+          throw new Error(`scoped search ${res.statusCode} ${res.body.slice(0, 300)}`);
       }),
     );
     const blind = h.rt.blind.candidates('p|Patient|family', 'smith1');

@@ -234,3 +234,13 @@ export async function compartmentOf(q: Queryable, type: string, id: string): Pro
   );
   return result.rows.map((r) => r.patient_id);
 }
+
+/**
+ * Refreshes the planner's statistics of the store's tables. After a bulk load they describe
+ * near-empty tables until autovacuum catches up, and searches planned on them can pick an
+ * index that scans every row of a type.
+ */
+export async function analyzeStore(q: Queryable): Promise<void> {
+  const tables = ['fhir_resource', 'fhir_resource_history', 'fhir_compartment', 'fhir_patient_organization'];
+  await q.query(`ANALYZE ${[...tables, ...INDEX_TABLES].join(', ')}`);
+}

@@ -170,6 +170,41 @@ CREATE INDEX fhir_export_jobs_owner ON fhir_export_jobs (requested_by, status);
 CREATE INDEX fhir_export_jobs_expiry ON fhir_export_jobs (expires_at);
 `,
   },
+  {
+    // Defence in depth for organization scoping: the rule of search/scope.ts again, as
+    // row-level security on the tables holding resource content, fed by the caller's scope
+    // (store/row-security.ts). FORCE makes it bind the owning application role too; only a
+    // superuser or a BYPASSRLS role (embedded PGlite's session user, an operator's pg_dump)
+    // passes it. No scope set means only resources in no patient's compartment are visible.
+    id: 'fhir/0003_row_level_security',
+    sql: `
+-- A function rather than the rule inline: the planner then sees one call instead of four
+-- subqueries per table reference, which cost more to plan than a read by id costs to run.
+CREATE FUNCTION fhir_row_in_scope(row_type text, row_id text) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN NOT EXISTS (SELECT 1 FROM fhir_compartment rc
+      WHERE rc.resource_type = row_type AND rc.resource_id = row_id)
+    OR EXISTS (SELECT 1 FROM fhir_compartment rc
+      WHERE rc.resource_type = row_type AND rc.resource_id = row_id
+        AND (rc.patient_id = ANY (string_to_array(nullif(current_setting('iris.scope_patients', true), ''), ','))
+          OR EXISTS (SELECT 1 FROM fhir_patient_organization rpo WHERE rpo.patient_id = rc.patient_id
+            AND rpo.organization_id = ANY (
+              string_to_array(nullif(current_setting('iris.scope_organizations', true), ''), ',')))));
+END
+$$;
+${['fhir_resource', 'fhir_resource_history']
+  .map(
+    (table) => `
+ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
+CREATE POLICY ${table}_scope ON ${table} FOR ALL
+  USING (current_setting('iris.scope_kind', true) = 'all' OR fhir_row_in_scope(resource_type, id))
+  WITH CHECK (true);
+`,
+  )
+  .join('')}`,
+  },
 ];
 
 /** Index tables, one per search parameter kind, cleared and refilled on every write. */

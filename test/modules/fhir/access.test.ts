@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessGuards } from '../../../src/platform/auth/port.js';
 import { errors } from '../../../src/platform/http/errors.js';
 import { immunizationResource } from '../../helpers/fixtures.js';
-import { FHIR, fhirHarness, patient, type FhirHarness } from './harness.js';
+import { EVERY_ROW, FHIR, fhirHarness, patient, type FhirHarness } from './harness.js';
 
 /** A stand-in for the identity module: the permissions a caller holds come in a header. */
 const guards: AccessGuards = {
@@ -125,6 +125,8 @@ describe('FHIR routes behind the identity guards', () => {
       (
         await h.db.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM fhir_resource WHERE resource_type = 'Immunization'",
+          [],
+          EVERY_ROW,
         )
       ).rows[0]?.n;
     const before = await count();

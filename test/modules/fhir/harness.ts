@@ -6,7 +6,7 @@ import { loadConfig } from '../../../src/config.js';
 import type { AuditRecord, AuditTrail } from '../../../src/platform/audit/port.js';
 import { Keyring } from '../../../src/platform/crypto/keyring.js';
 import { migrate } from '../../../src/platform/db/migrations.js';
-import type { Database, Queryable } from '../../../src/platform/db/types.js';
+import type { Database, Queryable, QueryOptions } from '../../../src/platform/db/types.js';
 import type { DomainEvent, EventPublisher, NewEvent } from '../../../src/platform/events/port.js';
 import { createHttpApp } from '../../../src/platform/http/app.js';
 import { createLogger } from '../../../src/platform/observability/logger.js';
@@ -18,9 +18,16 @@ import {
   type FhirAccess,
   type FhirRuntime,
 } from '../../../src/modules/fhir/index.js';
+import { rowScopeSettings } from '../../../src/modules/fhir/store/row-security.js';
 import { testDatabase } from '../../helpers/db.js';
 
 export const BASE = 'http://iris.test/fhir';
+
+/**
+ * For a test's own look at the resource tables: every row, past the row-level security that a
+ * PostgreSQL server applies (a pooled connection otherwise keeps whatever scope it last had).
+ */
+export const EVERY_ROW: QueryOptions = { settings: rowScopeSettings({ kind: 'all' }) };
 
 /** Records audit entries, and whether each was written inside a transaction. */
 export class RecordingAudit implements AuditTrail {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { importPath } from '../../../src/modules/fhir/import/files.js';
-import { fhirHarness, immunization, patient, type FhirHarness } from './harness.js';
+import { EVERY_ROW, fhirHarness, immunization, patient, type FhirHarness } from './harness.js';
 
 const P1 = 'urn:uuid:4a0c5a53-54e2-4d1e-9a6e-1f4a2b3c4d01';
 
@@ -56,6 +56,8 @@ describe('import of Bundles and NDJSON', () => {
     assert.equal(second.resources, 2);
     const counts = await h.db.query<{ n: number; v: number }>(
       'SELECT count(*)::int AS n, max(version)::int AS v FROM fhir_resource',
+      [],
+      EVERY_ROW,
     );
     assert.equal(counts.rows[0]?.n, 2);
     assert.equal(counts.rows[0]?.v, 1);

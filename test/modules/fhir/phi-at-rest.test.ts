@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { FHIR, fhirHarness, immunization, type FhirHarness } from './harness.js';
+import { EVERY_ROW, FHIR, fhirHarness, immunization, type FhirHarness } from './harness.js';
 
 const PEOPLE = [
   {
@@ -72,7 +72,7 @@ describe('PHI at rest', () => {
     assert.ok(tables.rows.length >= 10);
     let dump = '';
     for (const { table_name } of tables.rows) {
-      const rows = await h.db.query(`SELECT * FROM "${table_name}"`);
+      const rows = await h.db.query(`SELECT * FROM "${table_name}"`, [], EVERY_ROW);
       dump += JSON.stringify(rows.rows, (_k, v: unknown) =>
         v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v,
       );
@@ -108,12 +108,15 @@ describe('PHI at rest', () => {
   test('swapping ciphertexts between rows makes reads fail instead of returning another record', async () => {
     const rows = await h.db.query<{ id: string }>(
       `SELECT id FROM fhir_resource WHERE resource_type = 'Patient' ORDER BY id`,
+      [],
+      EVERY_ROW,
     );
     const [a, b] = rows.rows.map((r) => r.id);
     await h.db.query(
       `UPDATE fhir_resource t SET content = s.content, iv = s.iv, wrapped_key = s.wrapped_key, kid = s.kid
        FROM fhir_resource s WHERE t.resource_type = 'Patient' AND t.id = $1 AND s.resource_type = 'Patient' AND s.id = $2`,
       [a, b],
+      EVERY_ROW,
     );
     const res = await h.app.inject({ method: 'GET', url: `/fhir/Patient/${a}` });
     assert.equal(res.statusCode, 500);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { FHIR, fhirHarness, immunization, type FhirHarness } from './harness.js';
+import { EVERY_ROW, FHIR, fhirHarness, immunization, type FhirHarness } from './harness.js';
 
 describe('FHIR $validate', () => {
   let h: FhirHarness;
@@ -18,7 +18,11 @@ describe('FHIR $validate', () => {
     });
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().issue[0].severity, 'information');
-    const stored = await h.db.query<{ n: number }>('SELECT count(*)::int AS n FROM fhir_resource');
+    const stored = await h.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM fhir_resource',
+      [],
+      EVERY_ROW,
+    );
     assert.equal(stored.rows[0]?.n, 0);
   });
 

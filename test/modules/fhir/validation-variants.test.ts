@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { SYSTEM_CONTEXT } from '../../../src/modules/fhir/index.js';
 import { updateResource } from '../../../src/modules/fhir/store/write.js';
 import { IrisError } from '../../../src/platform/http/errors.js';
-import { fhirHarness, type FhirHarness } from './harness.js';
+import { EVERY_ROW, fhirHarness, type FhirHarness } from './harness.js';
 
 const DIR = `${dirname(createRequire(import.meta.url).resolve('hl7.fhir.r4.examples/package.json'))}/`;
 
@@ -68,7 +68,7 @@ describe('validation of broken variants of an official example', () => {
           return true;
         },
       );
-      const stored = await h.db.query('SELECT 1 FROM fhir_resource WHERE id = $1', [id]);
+      const stored = await h.db.query('SELECT 1 FROM fhir_resource WHERE id = $1', [id], EVERY_ROW);
       assert.equal(stored.rows.length, 0);
     });
   }

@@ -4,6 +4,7 @@ import { ROW_COLUMNS, type Row } from '../repo.js';
 import { Params, scopeSql } from '../search/scope.js';
 import { auditEntry, type FhirRuntime } from '../store/context.js';
 import { decode } from '../store/read.js';
+import { scopedQueryable } from '../store/row-security.js';
 import { actorOf, exportJobs, exportPrefix, type ExportFile, type ExportJob } from './jobs.js';
 
 export const NDJSON = 'application/fhir+ndjson';
@@ -80,16 +81,17 @@ async function page(
   if (level === 'group')
     where.push(`EXISTS (${member} AND ec.patient_id = ANY(${params.add(patients ?? [])}::text[]))`);
   if (after !== undefined) where.push(`r.id > ${params.add(after)}`);
-  const { rows } = await rt.db.query<Row>(
+  const { rows } = await scopedQueryable(rt.db, job.scope.scope).query<Row>(
     `SELECT ${ROW_COLUMNS} FROM fhir_resource r WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT ${size}`,
     params.values,
   );
   return rows;
 }
 
-/** The types that have any current resource, so an export of "everything" skips the empty ones. */
-async function storedTypes(rt: FhirRuntime, types: string[]): Promise<string[]> {
-  const { rows } = await rt.db.query<{ t: string }>(
+/** The types that have any current resource the job may see, so an export skips the empty ones. */
+async function storedTypes(rt: FhirRuntime, job: ExportJob): Promise<string[]> {
+  const types = job.scope.types;
+  const { rows } = await scopedQueryable(rt.db, job.scope.scope).query<{ t: string }>(
     `SELECT t FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n)
      WHERE EXISTS (SELECT 1 FROM fhir_resource r WHERE r.resource_type = u.t AND NOT r.deleted)
      ORDER BY n`,
@@ -144,7 +146,7 @@ export async function runExport(
   const files: ExportFile[] = [];
   const abandon = () => removeExportFiles(storage, jobId);
 
-  for (const type of await storedTypes(rt, job.scope.types)) {
+  for (const type of await storedTypes(rt, job)) {
     let lines: string[] = [];
     let patients = new Set<string>();
     let exported = 0;

@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Bundle, Resource } from 'fhir/r4.js';
+import { analyzeStore } from '../repo.js';
 import type { FhirRuntime } from '../store/context.js';
 import { importGroup, type ImportSummary } from './importer.js';
 
@@ -73,5 +74,6 @@ export async function importPath(
     else await importJson(rt, file, summary);
     onProgress(i + 1, files.length, summary);
   }
+  if (summary.resources > 0) await analyzeStore(rt.db);
   return summary;
 }

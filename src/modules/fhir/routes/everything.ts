@@ -8,6 +8,7 @@ import { DEFAULT_COUNT, MAX_COUNT, splitValues } from '../search/parse.js';
 import { Params, scopeSql } from '../search/scope.js';
 import { audit } from '../store/context.js';
 import { decode, readResource } from '../store/read.js';
+import { scopedQueryable } from '../store/row-security.js';
 import type { InstanceParams, RouteDeps } from './common.js';
 
 function one(v: string | string[] | undefined): string | undefined {
@@ -47,7 +48,7 @@ export function registerEverything({ app, rt, access, caps }: RouteDeps): void {
       }
       const count = Math.min(Number(one(q._count) ?? DEFAULT_COUNT) || DEFAULT_COUNT, MAX_COUNT);
       const rows = (
-        await rt.db.query<Row>(
+        await scopedQueryable(rt.db, ctx.scope).query<Row>(
           `SELECT ${ROW_COLUMNS} FROM fhir_compartment c JOIN fhir_resource r
              ON r.resource_type = c.resource_type AND r.id = c.resource_id
            WHERE ${where.join(' AND ')} ORDER BY r.resource_type, r.id LIMIT ${count + 1}`,

@@ -4,6 +4,7 @@ import type { Queryable } from '../../../platform/db/types.js';
 import { ROW_COLUMNS, type Row } from '../repo.js';
 import { audit, type CallContext, type FhirRuntime } from '../store/context.js';
 import { decode } from '../store/read.js';
+import { scopedQueryable } from '../store/row-security.js';
 import { CriteriaBuilder } from './criteria.js';
 import { loadIncludes } from './include.js';
 import type { Criterion, SearchRequest } from './parse.js';
@@ -43,7 +44,7 @@ export async function countMatches(
 ): Promise<number> {
   const params = new Params();
   const where = whereSql(rt, scope, type, criteria, params);
-  const result = await q.query<{ n: number }>(
+  const result = await scopedQueryable(q, scope).query<{ n: number }>(
     `SELECT count(*)::int AS n FROM fhir_resource r WHERE ${where}`,
     params.values,
   );
@@ -61,7 +62,7 @@ export async function matchingIds(
 ): Promise<string[]> {
   const params = new Params();
   const where = whereSql(rt, scope, type, criteria, params);
-  const result = await q.query<{ id: string }>(
+  const result = await scopedQueryable(q, scope).query<{ id: string }>(
     `SELECT r.id FROM fhir_resource r WHERE ${where} ORDER BY r.id LIMIT ${Math.max(1, limit)}`,
     params.values,
   );
@@ -89,7 +90,7 @@ export async function runSearch(
   const reverse = cursor?.direction === 'previous';
   const page = cursor ? `${where}\n AND ${keysetSql(keys, cursor.values, reverse, params)}` : where;
   const keyColumns = keys.map((k, i) => `${k.expr} AS k${i}`).join(', ');
-  const result = await q.query<Row & Record<string, unknown>>(
+  const result = await scopedQueryable(q, ctx.scope).query<Row & Record<string, unknown>>(
     `SELECT ${ROW_COLUMNS}, ${keyColumns} FROM fhir_resource r WHERE ${page}
      ORDER BY ${orderBy(keys, reverse)} LIMIT ${request.count + 1}`,
     params.values,

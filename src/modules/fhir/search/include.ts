@@ -1,6 +1,7 @@
 import type { PatientScope } from '../../../platform/auth/port.js';
 import type { Queryable } from '../../../platform/db/types.js';
 import type { FhirRuntime } from '../store/context.js';
+import { scopedQueryable } from '../store/row-security.js';
 import { ROW_COLUMNS, type Row } from '../repo.js';
 import type { IncludeSpec, SearchRequest } from './parse.js';
 import { Params, scopeSql } from './scope.js';
@@ -16,7 +17,7 @@ async function forward(q: Queryable, scope: PatientScope, spec: IncludeSpec, ids
       WHERE x.resource_type = ${params.add(spec.sourceType)} AND x.resource_id = ANY(${params.add(ids)}::text[])
       AND x.code = ${params.add(spec.code)} AND x.target_id IS NOT NULL${typed})
     AND ${scopeSql(scope, 'r', params)}`;
-  return (await q.query<Row>(sql, params.values)).rows;
+  return (await scopedQueryable(q, scope).query<Row>(sql, params.values)).rows;
 }
 
 async function reverse(q: Queryable, scope: PatientScope, spec: IncludeSpec, type: string, ids: string[]) {
@@ -27,7 +28,7 @@ async function reverse(q: Queryable, scope: PatientScope, spec: IncludeSpec, typ
       AND x.code = ${params.add(spec.code)} AND x.target_type = ${params.add(type)}
       AND x.target_id = ANY(${params.add(ids)}::text[]))
     AND ${scopeSql(scope, 'r', params)}`;
-  return (await q.query<Row>(sql, params.values)).rows;
+  return (await scopedQueryable(q, scope).query<Row>(sql, params.values)).rows;
 }
 
 /**

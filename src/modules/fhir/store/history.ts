@@ -5,6 +5,7 @@ import { Params, scopeSql } from '../search/scope.js';
 import { DEFAULT_COUNT, MAX_COUNT } from '../search/parse.js';
 import { audit, type CallContext, type FhirRuntime } from './context.js';
 import { decode } from './read.js';
+import { scopedQueryable } from './row-security.js';
 
 export interface HistoryRequest {
   type?: string;
@@ -56,7 +57,7 @@ export async function history(
   const cols = VERSION_COLUMNS.split(', ')
     .map((c) => `h.${c}`)
     .join(', ');
-  const result = await rt.db.query<HistoryRow>(
+  const result = await scopedQueryable(rt.db, ctx.scope).query<HistoryRow>(
     `SELECT ${cols}, h.method, ARRAY(SELECT c.patient_id FROM fhir_compartment c
        WHERE c.resource_type = h.resource_type AND c.resource_id = h.id) AS patients
      FROM fhir_resource_history h WHERE ${where.join(' AND ')}

@@ -5,6 +5,7 @@ import { errors } from '../../../platform/http/errors.js';
 import { sealedOf, VERSION_COLUMNS, type StoredVersion } from '../repo.js';
 import { Params, scopeSql } from '../search/scope.js';
 import { audit, type CallContext, type FhirRuntime } from './context.js';
+import { scopedQueryable } from './row-security.js';
 
 export interface ReadResult {
   resource: Resource;
@@ -26,7 +27,7 @@ export async function visible(q: Queryable, scope: PatientScope, type: string, i
   const params = new Params();
   const t = params.add(type);
   const i = params.add(id);
-  const result = await q.query(
+  const result = await scopedQueryable(q, scope).query(
     `SELECT 1 FROM fhir_resource r WHERE r.resource_type = ${t} AND r.id = ${i} AND ${scopeSql(scope, 'r', params)}`,
     params.values,
   );
@@ -60,7 +61,7 @@ async function fetchRows(
   const cols = VERSION_COLUMNS.split(', ')
     .map((c) => `r.${c}`)
     .join(', ');
-  const result = await q.query<Row>(
+  const result = await scopedQueryable(q, scope).query<Row>(
     `SELECT ${cols}, ARRAY(SELECT c.patient_id FROM fhir_compartment c
        WHERE c.resource_type = r.resource_type AND c.resource_id = r.id) AS patients
      FROM ${table} r WHERE ${where.join(' AND ')}`,

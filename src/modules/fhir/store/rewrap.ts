@@ -1,5 +1,6 @@
 import { sealedOf, type StoredVersion } from '../repo.js';
-import type { FhirRuntime } from './context.js';
+import { SYSTEM_CONTEXT, type FhirRuntime } from './context.js';
+import { scopedQueryable, useRowScope } from './row-security.js';
 
 const TABLES = ['fhir_resource', 'fhir_resource_history'] as const;
 
@@ -14,6 +15,7 @@ export async function rewrapBatch(rt: FhirRuntime, batchSize = 500): Promise<num
   let moved = 0;
   for (const table of TABLES) {
     moved += await rt.db.transaction(async (tx) => {
+      await useRowScope(tx, SYSTEM_CONTEXT.scope);
       const rows = await tx.query<StoredVersion>(
         `SELECT resource_type, id, version, kid, wrapped_key, iv, content FROM ${table}
          WHERE kid <> $1 LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`,
@@ -34,7 +36,7 @@ export async function rewrapBatch(rt: FhirRuntime, batchSize = 500): Promise<num
 
 /** Key ids still in use by stored records (a key may be retired only when absent here). */
 export async function keysInUse(rt: FhirRuntime): Promise<string[]> {
-  const result = await rt.db.query<{ kid: string }>(
+  const result = await scopedQueryable(rt.db, SYSTEM_CONTEXT.scope).query<{ kid: string }>(
     'SELECT DISTINCT kid FROM fhir_resource UNION SELECT DISTINCT kid FROM fhir_resource_history ORDER BY 1',
   );
   return result.rows.map((r) => r.kid);

@@ -14,9 +14,17 @@ import {
   type StoredVersion,
 } from '../repo.js';
 import { assertValid, ID_PATTERN } from '../validation.js';
-import { audit, auditEntry, eventType, type CallContext, type FhirRuntime } from './context.js';
+import {
+  audit,
+  auditEntry,
+  eventType,
+  SYSTEM_CONTEXT,
+  type CallContext,
+  type FhirRuntime,
+} from './context.js';
 import { applyJsonPatch } from './json-patch.js';
 import { visible } from './read.js';
+import { scopedQueryable, useRowScope } from './row-security.js';
 
 export interface WriteResult {
   resource: Resource;
@@ -77,6 +85,7 @@ async function persist(
     meta: { ...input.meta, versionId: String(version), lastUpdated: lastUpdated.toISOString() },
   } as Resource;
   const rows = deleted ? null : extractIndex(resource, rt.registry, rt.blind);
+  await useRowScope(tx, ctx.scope);
   if (rows) await assertWritable(tx, ctx.scope, rows.patients, rows.organizationId);
   // Read before writeIndex replaces the compartment rows: a delete, or an update that moves the
   // resource to another patient, concerns the patients it belonged to as well as its new ones.
@@ -211,6 +220,7 @@ export async function createManyTrusted(
           .map(({ resource }) => resource.id as string)
       : [],
   );
+  await useRowScope(tx, scope);
   for (const [i, { rows }] of written.entries()) {
     const patients = rows.patients.filter((p) => !ownNew.has(p));
     await assertWritable(tx, scope, patients, rows.organizationId).catch((error: unknown) =>
@@ -288,10 +298,10 @@ export async function updateResource(
     throw errors.badRequest(`the body's id (${body.id ?? 'none'}) must equal the id in the URL (${id})`);
   if (!ID_PATTERN.test(id)) throw errors.badRequest('id must be 1-64 of A-Z a-z 0-9 - .');
   await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`fhir:${type}/${id}`]);
-  const current = await readCurrent(tx, type, id, true);
+  const current = await lockCurrent(tx, type, id);
+  if (current && !current.deleted) await assertVisible(rt, ctx, tx, current);
   checkIfMatch(current, pre);
   if (current && !current.deleted) {
-    await assertVisible(rt, ctx, tx, current);
     // A PUT that changes nothing keeps the current version (re-imports stay idempotent).
     const stored = JSON.parse(rt.cipher.open(type, id, current.version, sealedOf(current))) as Resource;
     if (isDeepStrictEqual(withoutMeta(stored), withoutMeta(body))) {
@@ -316,11 +326,11 @@ export async function patchResource(
   id: string,
   pre: Preconditions = {},
 ): Promise<WriteResult> {
-  const current = await readCurrent(tx, type, id, true);
+  const current = await lockCurrent(tx, type, id);
   if (!current) throw errors.notFound(`${type}/${id} is not known`);
   if (current.deleted) throw errors.gone(`${type}/${id} was deleted`);
-  checkIfMatch(current, pre);
   await assertVisible(rt, ctx, tx, current);
+  checkIfMatch(current, pre);
   const before = JSON.parse(rt.cipher.open(type, id, current.version, sealedOf(current))) as Resource;
   const after = applyJsonPatch(before, patch);
   if (after.resourceType !== type || after.id !== id)
@@ -337,11 +347,19 @@ export async function deleteResource(
   id: string,
   pre: Preconditions = {},
 ): Promise<WriteResult | null> {
-  const current = await readCurrent(tx, type, id, true);
+  const current = await lockCurrent(tx, type, id);
   if (!current || current.deleted) return null;
-  checkIfMatch(current, pre);
   await assertVisible(rt, ctx, tx, current);
+  checkIfMatch(current, pre);
   return persist(rt, ctx, tx, { resourceType: type, id } as Resource, current, 'DELETE');
+}
+
+/**
+ * Locks the current row whoever may see it: a write must tell a hidden resource (answered as
+ * absent by `assertVisible`) from a new id, which row-level security on its own cannot.
+ */
+function lockCurrent(tx: Transaction, type: string, id: string): Promise<StoredVersion | undefined> {
+  return readCurrent(scopedQueryable(tx, SYSTEM_CONTEXT.scope), type, id, true);
 }
 
 /** A resource the caller may not see is reported as absent, never as forbidden. */
