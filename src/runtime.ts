@@ -13,7 +13,7 @@ import {
   type Migration,
 } from './platform/db/migrations.js';
 import { openDatabase, type DatabaseHandle } from './platform/db/open.js';
-import type { Database } from './platform/db/types.js';
+import { rowSecurityExemptRole } from './platform/db/session-settings.js';
 import { platformMigrations } from './platform/db/platform-migrations.js';
 import { createEventBus } from './platform/events/index.js';
 import { eventHealthChecks } from './platform/events/health.js';
@@ -44,23 +44,6 @@ export interface RuntimeOptions {
   database?: DatabaseHandle;
 }
 
-/**
- * Row-level security (the FHIR resource tables) never binds a superuser or a BYPASSRLS role;
- * running as one quietly removes that layer of defence, so say so at start.
- */
-async function warnIfExemptFromRowSecurity(db: Database, logger: Logger): Promise<void> {
-  const { rows } = await db.query<{ role: string; exempt: boolean }>(
-    'SELECT rolname AS role, rolsuper OR rolbypassrls AS exempt FROM pg_roles WHERE rolname = current_user',
-  );
-  const row = rows[0];
-  if (row?.exempt) {
-    logger.warn(
-      { role: row.role },
-      'the database role is a superuser or has BYPASSRLS: row-level security on PHI tables does not apply; run as an ordinary role',
-    );
-  }
-}
-
 /** The composition root: opens every platform adapter named by the configuration. */
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions): Promise<Runtime> {
   const keyring = await Keyring.open(config.keysDir, {
@@ -87,7 +70,14 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
         );
       }
     }
-    if (database.mode === 'server') await warnIfExemptFromRowSecurity(database.db, logger);
+    const exempt = database.mode === 'server' ? await rowSecurityExemptRole(database.db) : null;
+    if (exempt) {
+      // Row-level security (the FHIR resource tables) never binds such a role: say so at start.
+      logger.warn(
+        { role: exempt },
+        'the database role is a superuser or has BYPASSRLS: row-level security on PHI tables does not apply; run as an ordinary role',
+      );
+    }
     const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: 'iris:' });
     closers.unshift(() => cache.close());
     const storage = createObjectStorage(config.storage);

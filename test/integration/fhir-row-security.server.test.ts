@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Resource } from 'fhir/r4.js';
 import pg from 'pg';
 import type { PatientScope } from '../../src/platform/auth/port.js';
-import { settingsStatement } from '../../src/platform/db/session-settings.js';
+import { rowSecurityExemptRole, settingsStatement } from '../../src/platform/db/session-settings.js';
 import type { Queryable } from '../../src/platform/db/types.js';
 import { createFhirStore } from '../../src/modules/fhir/service.js';
 import { SYSTEM_CONTEXT } from '../../src/modules/fhir/store/context.js';
@@ -52,10 +52,7 @@ describe('row-level security on the FHIR resource tables (PostgreSQL server)', (
   after(() => h?.close());
 
   test('the application role is subject to the policies (neither superuser nor BYPASSRLS)', async () => {
-    const { rows } = await h.db.query<{ exempt: boolean }>(
-      'SELECT rolsuper OR rolbypassrls AS exempt FROM pg_roles WHERE rolname = current_user',
-    );
-    assert.equal(rows[0]?.exempt, false);
+    assert.equal(await rowSecurityExemptRole(h.db), null);
   });
 
   test("an organization's scope sees its own patients' records and the directory, nothing of another organization", async () => {

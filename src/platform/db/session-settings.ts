@@ -1,3 +1,5 @@
+import type { Queryable } from './types.js';
+
 /**
  * Custom `iris.*` settings that a statement depends on: the inputs of row-level security
  * policies. Put in effect on the statement's connection before it runs, and only when they
@@ -23,4 +25,15 @@ export function settingsStatement(
 /** A stable key of a set of settings, to tell whether a connection already has them. */
 export function settingsKey(settings: SessionSettings): string {
   return JSON.stringify(Object.entries(settings).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/**
+ * The connection's role when PostgreSQL exempts it from row-level security (a superuser or a
+ * BYPASSRLS role), else null: policies fed by these settings then do not apply to it.
+ */
+export async function rowSecurityExemptRole(q: Queryable): Promise<string | null> {
+  const { rows } = await q.query<{ role: string; exempt: boolean }>(
+    'SELECT rolname AS role, rolsuper OR rolbypassrls AS exempt FROM pg_roles WHERE rolname = current_user',
+  );
+  return rows[0]?.exempt ? rows[0].role : null;
 }

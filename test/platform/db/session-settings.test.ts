@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { DatabaseHandle } from '../../../src/platform/db/open.js';
 import type { Queryable } from '../../../src/platform/db/types.js';
-import { settingsKey, settingsStatement } from '../../../src/platform/db/session-settings.js';
+import {
+  rowSecurityExemptRole,
+  settingsKey,
+  settingsStatement,
+} from '../../../src/platform/db/session-settings.js';
 import { testDatabase } from '../../helpers/db.js';
 
 const KIND = "SELECT current_setting('iris.scope_kind', true) AS v";
@@ -46,6 +50,10 @@ describe('session settings (row-level security inputs)', () => {
       /roll back/,
     );
     assert.equal(await kind(handle.db), 'none');
+  });
+
+  test('the embedded database runs as its superuser, which row-level security exempts', async () => {
+    assert.equal(await rowSecurityExemptRole(handle.db), 'postgres');
   });
 
   test('only iris.* settings can be set this way', () => {
