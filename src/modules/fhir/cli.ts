@@ -1,8 +1,18 @@
 import type { Command } from 'commander';
 import type { AppContext } from '../../platform/context.js';
 import { importPath } from './import/files.js';
-import { fhirRuntime } from './store/context.js';
+import { fhirRuntime, type FhirRuntime } from './store/context.js';
+import { reindexBatch, type ReindexPosition } from './store/reindex.js';
 import { keysInUse, rewrapBatch } from './store/rewrap.js';
+
+/** The FHIR store runtime a command works with. */
+function runtimeOf(ctx: AppContext): FhirRuntime {
+  return fhirRuntime({
+    db: ctx.db,
+    keyring: ctx.keyring,
+    baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
+  });
+}
 
 /** `iris import <file|dir>`: Bundles and NDJSON through the same validation and indexing path. */
 export function registerImportCommand(program: Command, load: () => Promise<AppContext>): void {
@@ -12,11 +22,7 @@ export function registerImportCommand(program: Command, load: () => Promise<AppC
     .argument('<path>', 'a file or a directory')
     .action(async (path: string) => {
       const ctx = await load();
-      const rt = fhirRuntime({
-        db: ctx.db,
-        keyring: ctx.keyring,
-        baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
-      });
+      const rt = runtimeOf(ctx);
       const started = Date.now();
       const summary = await importPath(rt, path, (done, total, s) => {
         const width = 30;
@@ -34,6 +40,29 @@ export function registerImportCommand(program: Command, load: () => Promise<AppC
     });
 }
 
+/** `iris fhir-reindex`: recomputes the search index of every current resource. */
+export function registerReindexCommand(program: Command, load: () => Promise<AppContext>): void {
+  program
+    .command('fhir-reindex')
+    .description(
+      'recompute the FHIR search index of every current resource (after an upgrade adds parameters)',
+    )
+    .action(async () => {
+      const ctx = await load();
+      const rt = runtimeOf(ctx);
+      let total = 0;
+      let position: ReindexPosition | null = null;
+      do {
+        const batch = await reindexBatch(rt, position);
+        total += batch.reindexed;
+        position = batch.next;
+        process.stderr.write(`\rre-indexed ${total} resources`);
+      } while (position);
+      process.stderr.write('\n');
+      console.log(`re-indexed ${total} resources`);
+    });
+}
+
 /** `iris fhir-rewrap`: moves stored records to the active data-encryption key after a rotation. */
 export function registerRewrapCommand(program: Command, load: () => Promise<AppContext>): void {
   program
@@ -43,11 +72,7 @@ export function registerRewrapCommand(program: Command, load: () => Promise<AppC
     )
     .action(async () => {
       const ctx = await load();
-      const rt = fhirRuntime({
-        db: ctx.db,
-        keyring: ctx.keyring,
-        baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
-      });
+      const rt = runtimeOf(ctx);
       let total = 0;
       for (let moved = await rewrapBatch(rt); moved > 0; moved = await rewrapBatch(rt)) {
         total += moved;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../platform/context.js';
 import type { IrisModule } from '../../platform/module.js';
-import { registerImportCommand, registerRewrapCommand } from './cli.js';
+import { registerImportCommand, registerReindexCommand, registerRewrapCommand } from './cli.js';
 import type { FhirAccess } from './http/request.js';
 import { loadStructureDefinitions } from './definitions/structure.js';
 import { searchParameters } from './definitions/search-parameters.js';
@@ -63,6 +63,7 @@ export function createFhirModule(options: FhirModuleOptions = {}): IrisModule {
     cli(program, load) {
       registerImportCommand(program, load);
       registerRewrapCommand(program, load);
+      registerReindexCommand(program, load);
     },
   };
 }

@@ -183,35 +183,43 @@ export async function insertIndexRows(q: Queryable, resources: readonly IndexedR
   };
   bulk(
     'fhir_idx_token',
-    ['code', 'system', 'value', 'blinded', 'text'],
-    ['text', 'text', 'text', 'boolean', 'text'],
-    (r) => r.token.map((t) => [t.code, t.system, t.value, t.blinded, t.text]),
+    ['code', 'system', 'value', 'blinded', 'text', 'grp'],
+    ['text', 'text', 'text', 'boolean', 'text', 'int'],
+    (r) => r.token.map((t) => [t.code, t.system, t.value, t.blinded, t.text, t.grp]),
   );
-  bulk('fhir_idx_string', ['code', 'value', 'exact', 'blinded'], ['text', 'text', 'text', 'boolean'], (r) =>
-    r.string.map((t) => [t.code, t.value, t.exact, t.blinded]),
+  bulk(
+    'fhir_idx_string',
+    ['code', 'value', 'exact', 'blinded', 'grp'],
+    ['text', 'text', 'text', 'boolean', 'int'],
+    (r) => r.string.map((t) => [t.code, t.value, t.exact, t.blinded, t.grp]),
   );
   bulk('fhir_idx_string_prefix', ['code', 'prefix'], ['text', 'text'], (r) =>
     r.prefix.map((t) => [t.code, t.prefix]),
   );
   bulk(
     'fhir_idx_date',
-    ['code', 'low', 'high', 'day_blind'],
-    ['text', 'timestamptz', 'timestamptz', 'text'],
-    (r) => r.date.map((t) => [t.code, instant(t.low), instant(t.high), t.dayBlind]),
+    ['code', 'low', 'high', 'day_blind', 'grp'],
+    ['text', 'timestamptz', 'timestamptz', 'text', 'int'],
+    (r) => r.date.map((t) => [t.code, instant(t.low), instant(t.high), t.dayBlind, t.grp]),
   );
   bulk(
     'fhir_idx_reference',
-    ['code', 'target_type', 'target_id', 'reference'],
-    ['text', 'text', 'text', 'text'],
-    (r) => r.reference.map((t) => [t.code, t.targetType, t.targetId, t.reference]),
+    ['code', 'target_type', 'target_id', 'reference', 'grp'],
+    ['text', 'text', 'text', 'text', 'int'],
+    (r) => r.reference.map((t) => [t.code, t.targetType, t.targetId, t.reference, t.grp]),
   );
-  bulk('fhir_idx_quantity', ['code', 'value', 'system', 'unit'], ['text', 'numeric', 'text', 'text'], (r) =>
-    r.quantity.map((t) => [t.code, t.value, t.system, t.unit]),
+  bulk(
+    'fhir_idx_quantity',
+    ['code', 'value', 'system', 'unit', 'grp'],
+    ['text', 'numeric', 'text', 'text', 'int'],
+    (r) => r.quantity.map((t) => [t.code, t.value, t.system, t.unit, t.grp]),
   );
-  bulk('fhir_idx_number', ['code', 'value'], ['text', 'numeric'], (r) =>
-    r.number.map((t) => [t.code, t.value]),
+  bulk('fhir_idx_number', ['code', 'value', 'grp'], ['text', 'numeric', 'int'], (r) =>
+    r.number.map((t) => [t.code, t.value, t.grp]),
   );
-  bulk('fhir_idx_uri', ['code', 'value'], ['text', 'text'], (r) => r.uri.map((t) => [t.code, t.value]));
+  bulk('fhir_idx_uri', ['code', 'value', 'grp'], ['text', 'text', 'int'], (r) =>
+    r.uri.map((t) => [t.code, t.value, t.grp]),
+  );
   bulk('fhir_compartment', ['patient_id'], ['text'], (r) => r.patients.map((p) => [p]));
   const owned = resources.filter((r) => r.type === 'Patient' && r.rows.organizationId);
   if (owned.length > 0) {

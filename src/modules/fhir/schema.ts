@@ -205,6 +205,24 @@ CREATE POLICY ${table}_scope ON ${table} FOR ALL
   )
   .join('')}`,
   },
+  {
+    // Composite search parameters (Observation `component-code-value-quantity` and the like):
+    // each part is indexed in its own kind's table under `<code>$<n>`, and `grp` numbers the
+    // element it came from, so a search matches parts of one component, not of any two.
+    // Resources stored earlier gain these rows at their next write.
+    id: 'fhir/0004_composite_groups',
+    sql: [
+      'fhir_idx_token',
+      'fhir_idx_string',
+      'fhir_idx_date',
+      'fhir_idx_reference',
+      'fhir_idx_quantity',
+      'fhir_idx_number',
+      'fhir_idx_uri',
+    ]
+      .map((table) => `ALTER TABLE ${table} ADD COLUMN grp integer;\n`)
+      .join(''),
+  },
 ];
 
 /** Index tables, one per search parameter kind, cleared and refilled on every write. */

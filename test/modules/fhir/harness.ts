@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +125,20 @@ export async function fhirHarness(
 }
 
 export const FHIR = { 'content-type': 'application/fhir+json' };
+
+/** PUT at the resource's own id; it must be stored (created or updated). */
+export async function putResource(
+  h: FhirHarness,
+  resource: { resourceType: string; id: string; [key: string]: unknown },
+): Promise<void> {
+  const res = await h.app.inject({
+    method: 'PUT',
+    url: `/fhir/${resource.resourceType}/${resource.id}`,
+    headers: FHIR,
+    payload: resource,
+  });
+  assert.ok(res.statusCode === 200 || res.statusCode === 201, res.body);
+}
 
 export function patient(family: string, given: string, extra: Record<string, unknown> = {}) {
   return { resourceType: 'Patient', name: [{ family, given: [given] }], ...extra };

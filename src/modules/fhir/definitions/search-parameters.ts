@@ -4,16 +4,10 @@ import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4/index.mjs';
 import { resourceTypes } from './structure.js';
 
-export type SearchParamType = 'string' | 'token' | 'date' | 'reference' | 'quantity' | 'number' | 'uri';
-const SUPPORTED_TYPES = new Set<string>([
-  'string',
-  'token',
-  'date',
-  'reference',
-  'quantity',
-  'number',
-  'uri',
-]);
+export type SearchParamType =
+  'string' | 'token' | 'date' | 'reference' | 'quantity' | 'number' | 'uri' | 'composite';
+/** Types a single value is indexed as; a composite is a group of these. */
+const VALUE_TYPES = new Set<string>(['string', 'token', 'date', 'reference', 'quantity', 'number', 'uri']);
 
 /** A FHIRPath result with the FHIR type fhirpath.js inferred for it (e.g. `FHIR.HumanName`). */
 export interface TypedValue {
@@ -33,6 +27,12 @@ export interface SearchParam {
   modifiers: string[];
   comparators: string[];
   evaluate(resource: object): TypedValue[];
+  /**
+   * Composite parameters only: its parts, each indexed under the code `<code>$<n>`, and the
+   * values of each part per element the composite is taken over (one group per element).
+   */
+  components?: SearchParam[];
+  groups?(resource: object): TypedValue[][][];
 }
 
 interface FhirPathNode {
@@ -72,8 +72,11 @@ function branchType(branch: string): string | undefined {
   return /^\(*\s*([A-Z][A-Za-z]+)\b/.exec(branch)?.[1];
 }
 
-function compile(expression: string): (resource: object) => TypedValue[] {
-  const fn = fhirpath.compile(expression, r4Model, { resolveInternalTypes: false });
+/** A FHIRPath expression, evaluated on a resource or, with `base`, on an element at that path. */
+function compile(expression: string, base?: string): (resource: object) => TypedValue[] {
+  const fn = fhirpath.compile(base ? { base, expression } : expression, r4Model, {
+    resolveInternalTypes: false,
+  });
   return (resource) => {
     let result: unknown[];
     try {
@@ -97,8 +100,14 @@ export class SearchParameterRegistry {
 
   constructor(definitions: SearchParameter[], types: readonly string[]) {
     for (const type of types) this.byType.set(type, new Map());
+    const byUrl = new Map(definitions.map((d) => [d.url, d]));
     for (const def of definitions) {
-      if (!def.expression || !SUPPORTED_TYPES.has(def.type) || def.code.startsWith('_text')) continue;
+      if (!def.expression || def.code.startsWith('_text')) continue;
+      if (def.type === 'composite') {
+        this.addComposite(def, byUrl);
+        continue;
+      }
+      if (!VALUE_TYPES.has(def.type)) continue;
       const branches = splitUnion(rewriteResolve(def.expression));
       const bases = def.base.flatMap((b) => (b === 'Resource' || b === 'DomainResource' ? types : [b]));
       for (const base of bases) {
@@ -126,6 +135,68 @@ export class SearchParameterRegistry {
           comparators: def.comparator ?? [],
           evaluate,
         });
+      }
+    }
+  }
+
+  /**
+   * A composite is taken over elements named by plain paths (`Observation.component`); each
+   * part's expression is evaluated on one such element, so its values stay together. One whose
+   * parts reach outside the element (`%resource`) or are not single values is left out.
+   */
+  private addComposite(def: SearchParameter, byUrl: ReadonlyMap<string, SearchParameter>): void {
+    const parts = (def.component ?? []).map((c) => ({
+      expression: c.expression,
+      def: byUrl.get(c.definition),
+    }));
+    if (
+      parts.length < 2 ||
+      parts.some((p) => !p.def || !VALUE_TYPES.has(p.def.type) || p.expression.includes('%'))
+    )
+      return;
+    const branches = splitUnion(def.expression ?? '');
+    if (!branches.every((b) => /^[A-Z][A-Za-z]*(\.[a-z][A-Za-z]*)*$/.test(b))) return;
+    for (const base of def.base) {
+      const params = this.byType.get(base);
+      const own = branches.filter((b) => b === base || b.startsWith(`${base}.`));
+      if (!params || own.length === 0 || params.has(def.code)) continue;
+      try {
+        const perBranch = own.map((branch) => ({
+          elements: compile(branch),
+          parts: parts.map((p) => compile(p.expression, branch)),
+        }));
+        const components = parts.map((p, i): SearchParam => {
+          const partDef = p.def as SearchParameter;
+          return {
+            code: `${def.code}$${i}`,
+            type: partDef.type as SearchParamType,
+            url: partDef.url,
+            resourceType: base,
+            expression: p.expression,
+            target: partDef.target ?? [],
+            modifiers: [],
+            comparators: partDef.comparator ?? [],
+            evaluate: () => [],
+          };
+        });
+        params.set(def.code, {
+          code: def.code,
+          type: 'composite',
+          url: def.url,
+          resourceType: base,
+          expression: own.join(' | '),
+          target: [],
+          modifiers: [],
+          comparators: [],
+          evaluate: (resource) => perBranch.flatMap((b) => b.elements(resource)),
+          components,
+          groups: (resource) =>
+            perBranch.flatMap((b) =>
+              b.elements(resource).map((element) => b.parts.map((part) => part(element.value as object))),
+            ),
+        });
+      } catch {
+        continue;
       }
     }
   }

@@ -9,6 +9,8 @@ import { parseReference } from './references.js';
 
 export interface TokenRow {
   code: string;
+  /** The element a composite parameter's part came from (see `grp` in schema.ts). */
+  grp?: number;
   system: string | null;
   value: string | null;
   blinded: boolean;
@@ -16,24 +18,32 @@ export interface TokenRow {
 }
 export interface StringRow {
   code: string;
+  /** The element a composite parameter's part came from (see `grp` in schema.ts). */
+  grp?: number;
   value: string | null;
   exact: string;
   blinded: boolean;
 }
 export interface DateRow {
   code: string;
+  /** The element a composite parameter's part came from (see `grp` in schema.ts). */
+  grp?: number;
   low: Date;
   high: Date;
   dayBlind: string | null;
 }
 export interface ReferenceRow {
   code: string;
+  /** The element a composite parameter's part came from (see `grp` in schema.ts). */
+  grp?: number;
   targetType: string | null;
   targetId: string | null;
   reference: string;
 }
 export interface QuantityRow {
   code: string;
+  /** The element a composite parameter's part came from (see `grp` in schema.ts). */
+  grp?: number;
   value: string | null;
   system: string | null;
   unit: string | null;
@@ -46,8 +56,8 @@ export interface IndexRows {
   date: DateRow[];
   reference: ReferenceRow[];
   quantity: QuantityRow[];
-  number: Array<{ code: string; value: string }>;
-  uri: Array<{ code: string; value: string }>;
+  number: Array<{ code: string; value: string; grp?: number }>;
+  uri: Array<{ code: string; value: string; grp?: number }>;
   /** Patients whose compartment holds the resource. */
   patients: string[];
   /** Patient.managingOrganization (organization scoping). */
@@ -141,21 +151,14 @@ export function extractIndex(
   registry: SearchParameterRegistry,
   blind: BlindIndex,
 ): IndexRows {
-  const rows: IndexRows = {
-    token: [],
-    string: [],
-    prefix: [],
-    date: [],
-    reference: [],
-    quantity: [],
-    number: [],
-    uri: [],
-    patients: [],
-    organizationId: null,
-  };
+  const rows = emptyRows();
   const type = resource.resourceType;
   for (const param of registry.forType(type)) {
     if (param.code === '_id' || param.code === '_lastUpdated') continue;
+    if (param.groups && param.components) {
+      addGroups(rows, type, param.components, param.groups(resource), blind);
+      continue;
+    }
     const values = param.evaluate(resource);
     if (values.length > 0) addRows(rows, type, param, values, blind);
   }
@@ -171,6 +174,52 @@ export function extractIndex(
     rows.organizationId = org?.targetId ?? null;
   }
   return rows;
+}
+
+function emptyRows(): IndexRows {
+  return {
+    token: [],
+    string: [],
+    prefix: [],
+    date: [],
+    reference: [],
+    quantity: [],
+    number: [],
+    uri: [],
+    patients: [],
+    organizationId: null,
+  };
+}
+
+const GROUPED = ['token', 'string', 'date', 'reference', 'quantity', 'number', 'uri'] as const;
+
+/**
+ * A composite parameter's parts, one group per element it is taken over, each row stamped with
+ * its group. A group missing a part is left out: a composite search names every part.
+ */
+function addGroups(
+  rows: IndexRows,
+  type: string,
+  components: SearchParam[],
+  groups: TypedValue[][][],
+  blind: BlindIndex,
+): void {
+  let grp = 0;
+  for (const group of groups) {
+    const parts = components.map((component, i) => {
+      const part = emptyRows();
+      const values = group[i] ?? [];
+      if (values.length > 0) addRows(part, type, component, values, blind);
+      return part;
+    });
+    if (parts.some((part) => GROUPED.every((table) => part[table].length === 0))) continue;
+    for (const part of parts) {
+      for (const table of GROUPED) {
+        for (const row of part[table]) (rows[table] as Array<{ grp?: number }>).push({ ...row, grp });
+      }
+    }
+    grp++;
+  }
 }
 
 function addRows(

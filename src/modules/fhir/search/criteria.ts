@@ -8,7 +8,9 @@ import type { Criterion } from './parse.js';
 import type { Params } from './scope.js';
 import { approximate, numberRange, rangeSql, searchDate, splitPrefix, type Prefix } from './values.js';
 
-const TABLE: Record<SearchParam['type'], string> = {
+type ValueType = Exclude<SearchParam['type'], 'composite'>;
+
+const TABLE: Record<ValueType, string> = {
   string: 'fhir_idx_string',
   token: 'fhir_idx_token',
   date: 'fhir_idx_date',
@@ -76,7 +78,7 @@ export class CriteriaBuilder {
     alias: string,
     type: string,
     condition: string,
-    table = TABLE[param.type],
+    table = TABLE[param.type as ValueType],
   ) {
     const p = this.params;
     return `EXISTS (SELECT 1 FROM ${table} i WHERE i.resource_type = ${p.add(type)} AND i.resource_id = ${alias}.id
@@ -90,6 +92,7 @@ export class CriteriaBuilder {
     alias: string,
     type: string,
   ) {
+    if (param.components) return this.composite(param, param.components, modifier, values, alias, type);
     if (modifier === 'missing') {
       const missing = values[values.length - 1] === 'true';
       return `${missing ? 'NOT ' : ''}${this.exists(param, alias, type, '')}`;
@@ -111,6 +114,57 @@ export class CriteriaBuilder {
     }
     const conds = values.map((v) => this.value(param, modifier, v, type));
     return this.exists(param, alias, type, this.or(conds));
+  }
+
+  /** `part$part`: every part must match within one group, i.e. the same element of the resource. */
+  private composite(
+    param: SearchParam,
+    components: SearchParam[],
+    modifier: string | undefined,
+    values: string[],
+    alias: string,
+    type: string,
+  ): string {
+    const [first] = components as [SearchParam];
+    if (modifier === 'missing') {
+      const missing = values[values.length - 1] === 'true';
+      return `${missing ? 'NOT ' : ''}${this.exists(first, alias, type, '')}`;
+    }
+    return this.or(
+      values.map((value) => {
+        const parts = value.split(/(?<!\\)\$/).map((v) => v.replace(/\\\$/g, '$'));
+        if (parts.length !== components.length) {
+          throw errors.badRequest(
+            `${param.code} takes ${components.length} values joined by $ (got "${value}")`,
+          );
+        }
+        return `EXISTS (${this.group(components, parts, 0, alias, type, '1')})`;
+      }),
+    );
+  }
+
+  /**
+   * Part `n` as a query over its index table, with the parts after it nested inside and
+   * joined on the group. Every level names its table `i`, as the value conditions expect; the
+   * outer `i.grp` is read before the nested query hides that name.
+   */
+  private group(
+    components: SearchParam[],
+    parts: string[],
+    n: number,
+    alias: string,
+    type: string,
+    select: string,
+  ): string {
+    const p = this.params;
+    const component = components[n] as SearchParam;
+    const next =
+      n + 1 < components.length
+        ? ` AND i.grp IN (${this.group(components, parts, n + 1, alias, type, 'i.grp')})`
+        : '';
+    return `SELECT ${select} FROM ${TABLE[component.type as ValueType]} i WHERE i.resource_type = ${p.add(type)}
+      AND i.resource_id = ${alias}.id AND i.code = ${p.add(component.code)}
+      AND ${this.value(component, undefined, parts[n] as string, type)}${next}`;
   }
 
   private prefixHmacs(param: SearchParam, type: string, value: string): string[] {
@@ -138,6 +192,8 @@ export class CriteriaBuilder {
         if (modifier === 'above')
           return `${p.add(value)} LIKE (replace(replace(i.value, '%', '\\%'), '_', '\\_') || '%')`;
         return `i.value = ${p.add(value)}`;
+      case 'composite':
+        throw errors.badRequest(`${param.code} is a composite: its value is one value per part, joined by $`);
     }
   }
 

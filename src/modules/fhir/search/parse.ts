@@ -56,6 +56,7 @@ const MODIFIERS: Record<string, string[]> = {
   number: ['missing'],
   quantity: ['missing'],
   uri: ['below', 'above', 'missing'],
+  composite: ['missing'],
 };
 
 function asList(value: string | string[] | undefined): string[] {

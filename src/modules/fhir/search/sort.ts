@@ -47,6 +47,7 @@ export function sortKeys(keys: SortKey[], type: string, params: Params): SqlSort
       });
       continue;
     }
+    if (param.type === 'composite') throw errors.badRequest(`cannot sort by ${key.code}: it is a composite`);
     const [table, column, cast] = TABLES[param.type];
     const agg = key.descending ? 'max' : 'min';
     out.push({
