@@ -5,7 +5,12 @@ import r4Model from 'fhirpath/fhir-context/r4/index.mjs';
 import { resourceTypes } from './structure.js';
 
 export type SearchParamType =
-  'string' | 'token' | 'date' | 'reference' | 'quantity' | 'number' | 'uri' | 'composite';
+  'string' | 'token' | 'date' | 'reference' | 'quantity' | 'number' | 'uri' | 'composite' | 'special';
+/**
+ * The special parameters served, by code: `near` (Location.position) is indexed as two numbers.
+ * The text ones (`_text`, `_content`) would need resource content in plain and are not.
+ */
+const SPECIAL = new Set(['near']);
 /** Types a single value is indexed as; a composite is a group of these. */
 const VALUE_TYPES = new Set<string>(['string', 'token', 'date', 'reference', 'quantity', 'number', 'uri']);
 
@@ -107,7 +112,7 @@ export class SearchParameterRegistry {
         this.addComposite(def, byUrl);
         continue;
       }
-      if (!VALUE_TYPES.has(def.type)) continue;
+      if (!VALUE_TYPES.has(def.type) && !(def.type === 'special' && SPECIAL.has(def.code))) continue;
       const branches = splitUnion(rewriteResolve(def.expression));
       const bases = def.base.flatMap((b) => (b === 'Resource' || b === 'DomainResource' ? types : [b]));
       for (const base of bases) {

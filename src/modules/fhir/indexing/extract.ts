@@ -319,5 +319,15 @@ function addRows(
     case 'uri':
       for (const v of values) if (typeof v.value === 'string') rows.uri.push({ code, value: v.value });
       break;
+    case 'special':
+      // `near`: the WGS84 position as two numbers (searched in search/near.ts).
+      for (const v of values) {
+        if (!isObj(v.value)) continue;
+        const { latitude, longitude } = v.value;
+        if (typeof latitude !== 'number' || typeof longitude !== 'number') continue;
+        rows.number.push({ code: `${code}$latitude`, value: String(latitude) });
+        rows.number.push({ code: `${code}$longitude`, value: String(longitude) });
+      }
+      break;
   }
 }

@@ -6,9 +6,10 @@ import { identifying, isBirthDate, PREFIX_MAX } from '../indexing/policy.js';
 import type { FhirRuntime } from '../store/context.js';
 import type { Criterion } from './parse.js';
 import type { Params } from './scope.js';
+import { nearSql, parseNear } from './near.js';
 import { approximate, numberRange, rangeSql, searchDate, splitPrefix, type Prefix } from './values.js';
 
-type ValueType = Exclude<SearchParam['type'], 'composite'>;
+type ValueType = Exclude<SearchParam['type'], 'composite' | 'special'>;
 
 const TABLE: Record<ValueType, string> = {
   string: 'fhir_idx_string',
@@ -93,6 +94,9 @@ export class CriteriaBuilder {
     type: string,
   ) {
     if (param.components) return this.composite(param, param.components, modifier, values, alias, type);
+    if (param.type === 'special') {
+      return this.or(values.map((v) => nearSql(this.params, alias, type, param.code, parseNear(v))));
+    }
     if (modifier === 'missing') {
       const missing = values[values.length - 1] === 'true';
       return `${missing ? 'NOT ' : ''}${this.exists(param, alias, type, '')}`;
@@ -193,7 +197,8 @@ export class CriteriaBuilder {
           return `${p.add(value)} LIKE (replace(replace(i.value, '%', '\\%'), '_', '\\_') || '%')`;
         return `i.value = ${p.add(value)}`;
       case 'composite':
-        throw errors.badRequest(`${param.code} is a composite: its value is one value per part, joined by $`);
+      case 'special':
+        throw errors.badRequest(`${param.code} cannot be used here`);
     }
   }
 

@@ -47,7 +47,8 @@ export function sortKeys(keys: SortKey[], type: string, params: Params): SqlSort
       });
       continue;
     }
-    if (param.type === 'composite') throw errors.badRequest(`cannot sort by ${key.code}: it is a composite`);
+    if (param.type === 'composite' || param.type === 'special')
+      throw errors.badRequest(`cannot sort by ${key.code}: it is a ${param.type} parameter`);
     const [table, column, cast] = TABLES[param.type];
     const agg = key.descending ? 'max' : 'min';
     out.push({
