@@ -223,6 +223,22 @@ CREATE POLICY ${table}_scope ON ${table} FOR ALL
       .map((table) => `ALTER TABLE ${table} ADD COLUMN grp integer;\n`)
       .join(''),
   },
+  {
+    // Measured at 100k patients: the value columns mix every parameter's values, so with the
+    // default sample a given-name prefix held by 10,000 patients was estimated at 67 rows and
+    // `Patient?family=&given=` was driven from it (314 ms); with a finer sample the planner
+    // starts from the rarer family prefix (34 ms). The second probe of such a search reads
+    // (resource, code, prefix) from the index alone (20 ms).
+    id: 'fhir/0005_search_statistics',
+    sql: `
+ALTER TABLE fhir_idx_string_prefix ALTER COLUMN prefix SET STATISTICS 1000;
+ALTER TABLE fhir_idx_string ALTER COLUMN value SET STATISTICS 1000;
+ALTER TABLE fhir_idx_token ALTER COLUMN value SET STATISTICS 1000;
+ALTER TABLE fhir_idx_reference ALTER COLUMN target_id SET STATISTICS 1000;
+CREATE INDEX fhir_idx_string_prefix_res_code ON fhir_idx_string_prefix (resource_type, resource_id, code, prefix);
+DROP INDEX fhir_idx_string_prefix_res;
+`,
+  },
 ];
 
 /** Index tables, one per search parameter kind, cleared and refilled on every write. */
