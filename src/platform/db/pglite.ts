@@ -1,7 +1,7 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import { Mutex } from 'async-mutex';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
-import { settingsKey, settingsStatement, type SessionSettings } from './session-settings.js';
+import { SettingsTracker, settingsStatement, type SessionSettings } from './session-settings.js';
 import type { Database, PoolStats, QueryOptions, QueryResult, Transaction } from './types.js';
 import { parseInt8, parseNumeric } from './type-parsers.js';
 
@@ -16,8 +16,10 @@ import { parseInt8, parseNumeric } from './type-parsers.js';
 export class PgliteDatabase implements Database {
   readonly kind = 'pglite' as const;
   readonly gate = new Mutex();
-  /** The session settings in effect, so a statement sets them only when they change. */
-  private sessionSettings: string | undefined;
+  /** The session's settings, so a statement sets them only when they change. */
+  private readonly sessionSettings = new SettingsTracker((settings) =>
+    this.applySettings(this.pg, settings, false),
+  );
 
   private constructor(readonly pg: PGlite) {}
 
@@ -34,14 +36,7 @@ export class PgliteDatabase implements Database {
   query<T>(sql: string, params: readonly unknown[] = [], options?: QueryOptions): Promise<QueryResult<T>> {
     const settings = options?.settings;
     return this.gate.runExclusive(async () => {
-      if (settings) {
-        const key = settingsKey(settings);
-        if (key !== this.sessionSettings) {
-          this.sessionSettings = undefined;
-          await this.applySettings(this.pg, settings, false);
-          this.sessionSettings = key;
-        }
-      }
+      if (settings) await this.sessionSettings.use(settings);
       return this.run<T>(this.pg, sql, params);
     });
   }
@@ -56,13 +51,8 @@ export class PgliteDatabase implements Database {
     const afterCommit = new AfterCommit();
     const value = await this.gate.runExclusive(() =>
       this.pg.transaction(async (inner) => {
-        let inEffect: string | undefined;
-        const useSettings = async (settings: SessionSettings): Promise<void> => {
-          const key = settingsKey(settings);
-          if (key === inEffect) return;
-          await this.applySettings(inner, settings, true);
-          inEffect = key;
-        };
+        const settings = new SettingsTracker((s) => this.applySettings(inner, s, true));
+        const useSettings = (s: SessionSettings) => settings.use(s);
         const tx: Transaction = {
           query: async <R>(sql: string, params: readonly unknown[] = [], options?: QueryOptions) => {
             if (options?.settings) await useSettings(options.settings);
@@ -84,7 +74,7 @@ export class PgliteDatabase implements Database {
 
   /** A socket client shares this session and may change its settings: forget what was set. */
   forgetSessionSettings(): void {
-    this.sessionSettings = undefined;
+    this.sessionSettings.forget();
   }
 
   stats(): PoolStats {

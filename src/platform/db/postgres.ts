@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
-import { settingsKey, settingsStatement, type SessionSettings } from './session-settings.js';
+import { SettingsTracker, settingsStatement, type SessionSettings } from './session-settings.js';
 import type { Database, PoolStats, QueryOptions, QueryResult, Transaction } from './types.js';
 import { INT8_OID, NUMERIC_OID, parseInt8, parseNumeric } from './type-parsers.js';
 
@@ -30,6 +30,11 @@ export function serverStatementName(name: string): string {
     shortNames.set(name, short);
   }
   return short;
+}
+
+async function applySettings(client: pg.PoolClient, settings: SessionSettings, local: boolean) {
+  const set = settingsStatement(settings, local);
+  await client.query(set.sql, set.params);
 }
 
 function statement(
@@ -69,7 +74,7 @@ export class PostgresDatabase implements Database {
    * The session settings each pooled connection has, so a statement sets them only when they
    * change. Not kept for a shared embedded database, whose one session other clients also set.
    */
-  private readonly sessionSettings?: WeakMap<pg.PoolClient, string>;
+  private readonly sessionSettings?: WeakMap<pg.PoolClient, SettingsTracker>;
 
   constructor(options: PostgresOptions) {
     this.named = options.namedStatements ?? true;
@@ -108,14 +113,12 @@ export class PostgresDatabase implements Database {
   ): Promise<QueryResult<T>> {
     const client = await this.pool.connect();
     try {
-      const key = settingsKey(settings);
-      if (this.sessionSettings?.get(client) !== key) {
-        // Forget first: if setting fails half-way, the connection's settings are unknown.
-        this.sessionSettings?.delete(client);
-        const set = settingsStatement(settings, false);
-        await client.query(set.sql, set.params);
-        this.sessionSettings?.set(client, key);
+      let session = this.sessionSettings?.get(client);
+      if (!session) {
+        session = new SettingsTracker((s) => applySettings(client, s, false));
+        this.sessionSettings?.set(client, session);
       }
+      await session.use(settings);
       const result = await client.query(statement(sql, params, options, this.named));
       return { rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length };
     } finally {
@@ -132,14 +135,8 @@ export class PostgresDatabase implements Database {
     const named = this.named;
     const afterCommit = new AfterCommit();
     let committed = false;
-    let inEffect: string | undefined;
-    const useSettings = async (settings: SessionSettings): Promise<void> => {
-      const key = settingsKey(settings);
-      if (key === inEffect) return;
-      const set = settingsStatement(settings, true);
-      await client.query(set.sql, set.params);
-      inEffect = key;
-    };
+    const settings = new SettingsTracker((s) => applySettings(client, s, true));
+    const useSettings = (s: SessionSettings) => settings.use(s);
     try {
       await client.query('BEGIN');
       const tx: Transaction = {

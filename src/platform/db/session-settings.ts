@@ -22,9 +22,37 @@ export function settingsStatement(
   };
 }
 
+const keys = new WeakMap<SessionSettings, string>();
+
 /** A stable key of a set of settings, to tell whether a connection already has them. */
 export function settingsKey(settings: SessionSettings): string {
-  return JSON.stringify(Object.entries(settings).sort(([a], [b]) => (a < b ? -1 : 1)));
+  let key = keys.get(settings);
+  if (key === undefined) {
+    key = JSON.stringify(Object.entries(settings).sort(([a], [b]) => (a < b ? -1 : 1)));
+    keys.set(settings, key);
+  }
+  return key;
+}
+
+/** The settings last put in effect on one session or transaction, so unchanged ones are not set again. */
+export class SettingsTracker {
+  private inEffect: string | undefined;
+
+  constructor(private readonly apply: (settings: SessionSettings) => Promise<void>) {}
+
+  async use(settings: SessionSettings): Promise<void> {
+    const key = settingsKey(settings);
+    if (key === this.inEffect) return;
+    // Forget first: if setting fails half-way, what is in effect is unknown.
+    this.inEffect = undefined;
+    await this.apply(settings);
+    this.inEffect = key;
+  }
+
+  /** Another client changed the session: set the next settings whatever they are. */
+  forget(): void {
+    this.inEffect = undefined;
+  }
 }
 
 /**
