@@ -120,6 +120,20 @@ function instant(date: Date): string {
   return date.toISOString();
 }
 
+/**
+ * One statement clearing the index rows and compartment membership of the resources `match`
+ * selects (and, with `patientMatch`, the organization of those that are Patients): one round
+ * trip for every table, since round trips, not rows, dominate a write.
+ */
+function clearIndexSql(match: string, patientMatch?: string): string {
+  const deletes = [
+    ...INDEX_TABLES.map((table) => `DELETE FROM ${table} WHERE ${match}`),
+    `DELETE FROM fhir_compartment WHERE ${match}`,
+    ...(patientMatch ? [`DELETE FROM fhir_patient_organization WHERE ${patientMatch}`] : []),
+  ];
+  return `WITH ${deletes.map((sql, i) => `d${i} AS (${sql})`).join(', ')} SELECT 1`;
+}
+
 /** Replaces the index rows and compartment membership of one resource. */
 export async function writeIndex(
   q: Queryable,
@@ -130,15 +144,27 @@ export async function writeIndex(
   replace = true,
 ): Promise<void> {
   if (replace) {
-    // One round trip for every table: round trips, not rows, dominate a single write.
-    const deletes = [
-      ...INDEX_TABLES.map((table) => `DELETE FROM ${table} WHERE resource_type = $1 AND resource_id = $2`),
-      'DELETE FROM fhir_compartment WHERE resource_type = $1 AND resource_id = $2',
-      ...(type === 'Patient' ? ['DELETE FROM fhir_patient_organization WHERE patient_id = $2'] : []),
-    ];
-    await q.query(`WITH ${deletes.map((sql, i) => `d${i} AS (${sql})`).join(', ')} SELECT 1`, [type, id]);
+    const sql = clearIndexSql(
+      'resource_type = $1 AND resource_id = $2',
+      type === 'Patient' ? 'patient_id = $2' : undefined,
+    );
+    await q.query(sql, [type, id]);
   }
   if (rows) await insertIndexRows(q, [{ type, id, rows }]);
+}
+
+/** Replaces the index rows and compartment membership of many resources in two round trips. */
+export async function replaceIndexRows(q: Queryable, resources: readonly IndexedResource[]): Promise<void> {
+  const sql = clearIndexSql(
+    '(resource_type, resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))',
+    'patient_id = ANY($3::text[])',
+  );
+  await q.query(sql, [
+    resources.map((r) => r.type),
+    resources.map((r) => r.id),
+    resources.filter((r) => r.type === 'Patient').map((r) => r.id),
+  ]);
+  await insertIndexRows(q, resources);
 }
 
 export interface IndexedResource {

@@ -93,13 +93,14 @@ export class CriteriaBuilder {
     alias: string,
     type: string,
   ) {
-    if (param.components) return this.composite(param, param.components, modifier, values, alias, type);
+    if (modifier === 'missing') {
+      // A composite is present when its first part is: only complete groups are indexed.
+      const missing = values[values.length - 1] === 'true';
+      return `${missing ? 'NOT ' : ''}${this.exists(param.components?.[0] ?? param, alias, type, '')}`;
+    }
+    if (param.components) return this.composite(param, param.components, values, alias, type);
     if (param.type === 'special') {
       return this.or(values.map((v) => nearSql(this.params, alias, type, param.code, parseNear(v))));
-    }
-    if (modifier === 'missing') {
-      const missing = values[values.length - 1] === 'true';
-      return `${missing ? 'NOT ' : ''}${this.exists(param, alias, type, '')}`;
     }
     if (param.type === 'token' && modifier === 'not') {
       return `NOT ${this.exists(param, alias, type, this.or(values.map((v) => this.token(param, type, v))))}`;
@@ -124,16 +125,10 @@ export class CriteriaBuilder {
   private composite(
     param: SearchParam,
     components: SearchParam[],
-    modifier: string | undefined,
     values: string[],
     alias: string,
     type: string,
   ): string {
-    const [first] = components as [SearchParam];
-    if (modifier === 'missing') {
-      const missing = values[values.length - 1] === 'true';
-      return `${missing ? 'NOT ' : ''}${this.exists(first, alias, type, '')}`;
-    }
     return this.or(
       values.map((value) => {
         const parts = value.split(/(?<!\\)\$/).map((v) => v.replace(/\\\$/g, '$'));

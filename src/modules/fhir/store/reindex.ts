@@ -1,6 +1,5 @@
 import { extractIndex } from '../indexing/extract.js';
-import { insertIndexRows, VERSION_COLUMNS, type StoredVersion } from '../repo.js';
-import { INDEX_TABLES } from '../schema.js';
+import { replaceIndexRows, VERSION_COLUMNS, type StoredVersion } from '../repo.js';
 import { SYSTEM_CONTEXT, type FhirRuntime } from './context.js';
 import { decode } from './read.js';
 import { useRowScope } from './row-security.js';
@@ -30,21 +29,7 @@ export async function reindexBatch(
       [after?.type ?? '', after?.id ?? ''],
     );
     if (rows.length === 0) return { reindexed: 0, next: null };
-    const types = rows.map((r) => r.resource_type);
-    const ids = rows.map((r) => r.id);
-    const batch = `(resource_type, resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
-    const deletes = [
-      ...INDEX_TABLES.map((table) => `DELETE FROM ${table} WHERE ${batch}`),
-      `DELETE FROM fhir_compartment WHERE ${batch}`,
-      `DELETE FROM fhir_patient_organization WHERE patient_id = ANY($3::text[])`,
-    ];
-    const patients = rows.filter((r) => r.resource_type === 'Patient').map((r) => r.id);
-    await tx.query(`WITH ${deletes.map((sql, i) => `d${i} AS (${sql})`).join(', ')} SELECT 1`, [
-      types,
-      ids,
-      patients,
-    ]);
-    await insertIndexRows(
+    await replaceIndexRows(
       tx,
       rows.map((row) => ({
         type: row.resource_type,
