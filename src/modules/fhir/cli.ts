@@ -11,6 +11,7 @@ function runtimeOf(ctx: AppContext): FhirRuntime {
     db: ctx.db,
     keyring: ctx.keyring,
     baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
+    logger: ctx.logger,
   });
 }
 

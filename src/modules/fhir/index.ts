@@ -47,6 +47,7 @@ export function createFhirModule(options: FhirModuleOptions = {}): IrisModule {
             db: ctx.db,
             keyring: ctx.keyring,
             baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
+            logger: ctx.logger,
             events: options.events ?? ctx.events,
             audit: options.audit ?? ctx.audit,
             ...(options.validation ? { validation: options.validation } : {}),

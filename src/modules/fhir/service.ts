@@ -72,7 +72,13 @@ export interface FhirStore {
     resources: readonly Resource[],
     options?: CreateOptions,
   ): Promise<WriteResult[]>;
-  update(ctx: CallContext, tx: Transaction, resource: Resource, pre?: Preconditions): Promise<WriteResult>;
+  update(
+    ctx: CallContext,
+    tx: Transaction,
+    resource: Resource,
+    pre?: Preconditions,
+    options?: CreateOptions,
+  ): Promise<WriteResult>;
   /** A new deleted version; null when there was nothing to delete. */
   delete(ctx: CallContext, tx: Transaction, type: string, id: string): Promise<WriteResult | null>;
 }
@@ -96,6 +102,7 @@ export function fhirStore(ctx: AppContext): FhirStore {
         db: ctx.db,
         keyring: ctx.keyring,
         baseUrl: `${ctx.config.http.publicUrl.replace(/\/+$/, '')}/fhir`,
+        logger: ctx.logger,
         events: ctx.events,
         audit: ctx.audit,
       }),
@@ -138,7 +145,7 @@ export function createFhirStore(rt: FhirRuntime): FhirStore {
       );
     },
     delete: (ctx, tx, type, id) => deleteResource(rt, ctx, tx, type, id),
-    update: (ctx, tx, resource, pre) =>
-      updateResource(rt, ctx, tx, resource, resource.resourceType, resource.id ?? '', pre),
+    update: (ctx, tx, resource, pre, options = {}) =>
+      updateResource(rt, ctx, tx, resource, resource.resourceType, resource.id ?? '', pre, options.trusted),
   };
 }

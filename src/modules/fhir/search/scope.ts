@@ -24,6 +24,10 @@ export function scopeSql(scope: PatientScope, alias: string, params: Params): st
   }
   const orgs = params.add(scope.organizationIds);
   const extra = params.add(scope.extraPatientIds);
-  return `(${outside} OR EXISTS (${member} AND (sc.patient_id = ANY(${extra}::text[]) OR EXISTS (
-    SELECT 1 FROM fhir_patient_organization po WHERE po.patient_id = sc.patient_id AND po.organization_id = ANY(${orgs}::text[])))))`;
+  // Each of the row's patients is looked up by primary key for its managing organization: an
+  // \`IN (patients of these organizations)\` test would be planned as a hash of the whole organization.
+  return `(${outside} OR EXISTS (SELECT 1 FROM fhir_compartment sc
+    LEFT JOIN fhir_patient_organization po ON po.patient_id = sc.patient_id
+    WHERE sc.resource_type = ${alias}.resource_type AND sc.resource_id = ${alias}.id
+      AND (sc.patient_id = ANY(${extra}::text[]) OR po.organization_id = ANY(${orgs}::text[]))))`;
 }

@@ -3,9 +3,11 @@ import type { AuditRecord, AuditTrail } from '../../../platform/audit/port.js';
 import type { Keyring } from '../../../platform/crypto/keyring.js';
 import type { Database, Queryable } from '../../../platform/db/types.js';
 import type { Actor, EventPublisher } from '../../../platform/events/port.js';
+import type { Logger } from '../../../platform/observability/logger.js';
 import { BlindIndex, ResourceCipher } from '../crypto.js';
 import { searchParameters, type SearchParameterRegistry } from '../definitions/search-parameters.js';
 import type { ValidationOptions } from '../validation.js';
+import { StoreStatistics } from './statistics.js';
 
 /** What the FHIR store needs from the platform and from its neighbours. */
 export interface FhirDeps {
@@ -16,6 +18,8 @@ export interface FhirDeps {
   events?: EventPublisher;
   audit?: AuditTrail;
   validation?: Partial<ValidationOptions>;
+  /** Reports failures of background upkeep (statistics refresh). */
+  logger?: Logger;
 }
 
 /** Who is calling and what they may see; built per request by the routes. */
@@ -37,6 +41,7 @@ export interface FhirRuntime extends FhirDeps {
   blind: BlindIndex;
   registry: SearchParameterRegistry;
   validationOptions: ValidationOptions;
+  statistics: StoreStatistics;
 }
 
 export function fhirRuntime(deps: FhirDeps): FhirRuntime {
@@ -47,6 +52,9 @@ export function fhirRuntime(deps: FhirDeps): FhirRuntime {
     blind: new BlindIndex(deps.keyring),
     registry: searchParameters(),
     validationOptions: { requireCvx: true, ...deps.validation },
+    statistics: new StoreStatistics(deps.db, (error) =>
+      deps.logger?.warn({ err: error }, 'FHIR store statistics refresh failed'),
+    ),
   };
 }
 

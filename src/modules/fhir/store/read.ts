@@ -5,7 +5,7 @@ import { errors } from '../../../platform/http/errors.js';
 import { sealedOf, VERSION_COLUMNS, type StoredVersion } from '../repo.js';
 import { Params, scopeSql } from '../search/scope.js';
 import { audit, type CallContext, type FhirRuntime } from './context.js';
-import { scopedQueryable } from './row-security.js';
+import { scopedQueryable, statementName } from './row-security.js';
 
 export interface ReadResult {
   resource: Resource;
@@ -56,17 +56,19 @@ async function fetchRows(
   }
   // The scope is checked on the current row: a hidden resource hides its history too.
   where.push(
-    `EXISTS (SELECT 1 FROM fhir_resource cur WHERE cur.resource_type = r.resource_type AND cur.id = r.id AND ${scopeSql(scope, 'cur', params)})`,
+    table === 'fhir_resource'
+      ? scopeSql(scope, 'r', params)
+      : `EXISTS (SELECT 1 FROM fhir_resource cur WHERE cur.resource_type = r.resource_type AND cur.id = r.id AND ${scopeSql(scope, 'cur', params)})`,
   );
   const cols = VERSION_COLUMNS.split(', ')
     .map((c) => `r.${c}`)
     .join(', ');
-  const result = await scopedQueryable(q, scope).query<Row>(
-    `SELECT ${cols}, ARRAY(SELECT c.patient_id FROM fhir_compartment c
+  const sql = `SELECT ${cols}, ARRAY(SELECT c.patient_id FROM fhir_compartment c
        WHERE c.resource_type = r.resource_type AND c.resource_id = r.id) AS patients
-     FROM ${table} r WHERE ${where.join(' AND ')}`,
-    params.values,
-  );
+     FROM ${table} r WHERE ${where.join(' AND ')}`;
+  // A handful of texts (one per table, scope kind and form): prepared once per connection, as
+  // planning one (row-level security, scope subqueries) costs more than running it.
+  const result = await scopedQueryable(q, scope).query<Row>(sql, params.values, { name: statementName(sql) });
   return result.rows;
 }
 
