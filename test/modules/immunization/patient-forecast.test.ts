@@ -8,6 +8,7 @@ import type {
   Parameters,
 } from 'fhir/r4.js';
 import { authFor } from '../../../src/modules/auth/index.js';
+import { validationIssues } from '../../../src/modules/fhir/validation.js';
 import { recommendationId } from '../../../src/modules/immunization/index.js';
 import { RECOMMENDATION_SUBSCRIBER } from '../../../src/modules/immunization/store/subscriber.js';
 import type { TestApp } from '../../helpers/app.js';
@@ -249,6 +250,8 @@ describe('stored ImmunizationRecommendation, refreshed on Immunization events', 
     assert.equal(r.date, new Date().toISOString().slice(0, 10));
     assert.equal(dtapDose(r), 2);
     assert.ok(JSON.stringify(r.recommendation).includes(`Immunization/${first}`));
+    // Stored without validating it again: what the forecast builds must pass the validator.
+    assert.deepEqual(validationIssues(r, { requireCvx: true }), []);
   });
 
   test('a second dose changes it', async () => {
