@@ -11,7 +11,7 @@ import type { Migration } from '../../platform/db/migrations.js';
  * - `audit_chain_head`: the sequencer's state (last seq/hash, Merkle frontier), one row.
  * - `audit_checkpoints`: signed Merkle roots, append-only; `audit_checkpoint_exports` records
  *   which sink received which checkpoint.
- * - `audit_alerts`, `audit_alert_cursor`: monitoring.
+ * - `audit_alerts`, `audit_alert_cursor`, `audit_phi_access`: monitoring.
  * - `audit_archives`: partitions moved to object storage after the retention period.
  *
  * SECURITY DEFINER functions let an application role with INSERT/SELECT only create monthly
@@ -213,8 +213,36 @@ END
 $do$;
 `;
 
+/**
+ * Monitoring state for the unusual-PHI-volume rule: when each user last touched each patient.
+ * The rule used to count distinct patients over every entry of the user's window in the log,
+ * a scan that grew with traffic (a user reading 500 records a second for an hour meant 1.8M
+ * entries per evaluation); this table answers "more than N patients?" by reading N + 1 rows.
+ * Derived from the chained log, so not evidence: old rows are deleted as the window moves.
+ */
+const phiAccessWindow = `
+CREATE TABLE audit_phi_access (
+  actor_id text NOT NULL,
+  patient_id text NOT NULL,
+  last_at timestamptz NOT NULL,
+  PRIMARY KEY (actor_id, patient_id)
+);
+CREATE INDEX audit_phi_access_recent ON audit_phi_access (actor_id, last_at);
+CREATE INDEX audit_phi_access_expiry ON audit_phi_access (last_at);
+DO $do$
+DECLARE
+  app text := nullif(current_setting('iris.app_role', true), '');
+BEGIN
+  IF app IS NOT NULL AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = app) THEN
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.audit_phi_access TO %I', current_schema(), app);
+  END IF;
+END
+$do$;
+`;
+
 export const auditMigrations: Migration[] = [
   { id: 'audit/0001_tables', sql: tables },
   { id: 'audit/0002_partition_functions', sql: functions },
   { id: 'audit/0003_privileges', sql: privileges },
+  { id: 'audit/0004_phi_access_window', sql: phiAccessWindow },
 ];

@@ -31,7 +31,12 @@ describe('the audit IrisModule', () => {
     assert.equal(module.name, 'audit');
     assert.deepEqual(
       module.migrations?.map((m) => m.id),
-      ['audit/0001_tables', 'audit/0002_partition_functions', 'audit/0003_privileges'],
+      [
+        'audit/0001_tables',
+        'audit/0002_partition_functions',
+        'audit/0003_privileges',
+        'audit/0004_phi_access_window',
+      ],
     );
     const [check] = module.healthChecks?.(ctx) ?? [];
     assert.equal(await check?.run(), 'seq 1, backlog 0');
