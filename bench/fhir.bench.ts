@@ -20,7 +20,7 @@ export interface FhirBenchRow {
 }
 
 const FHIR = { 'content-type': 'application/fhir+json' };
-const FAMILIES = [
+export const FAMILIES = [
   'Smith',
   'Johnson',
   'Williams',
@@ -32,7 +32,7 @@ const FAMILIES = [
   'Lopez',
   'Wilson',
 ];
-const GIVEN = ['Ava', 'Liam', 'Mia', 'Noah', 'Emma', 'Oliver', 'Sofia', 'Elijah', 'Isla', 'Lucas'];
+export const GIVEN = ['Ava', 'Liam', 'Mia', 'Noah', 'Emma', 'Oliver', 'Sofia', 'Elijah', 'Isla', 'Lucas'];
 const ORGANIZATIONS = ['bench-clinic-1', 'bench-clinic-2', 'bench-clinic-3', 'bench-clinic-4'];
 /** A request carrying this header reads as a user of that organization (row-level security on). */
 const ORG_HEADER = 'x-bench-organization';
@@ -70,7 +70,12 @@ async function measure(
   return row;
 }
 
-function patientBundle(start: number, count: number) {
+/** Patients `start`..`start+count-1` with three immunizations each, managed by the given organizations in turn. */
+export function patientBundle(
+  start: number,
+  count: number,
+  organizations: readonly string[] = ORGANIZATIONS,
+) {
   const entry = [];
   for (let i = start; i < start + count; i++) {
     const url = `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
@@ -85,7 +90,7 @@ function patientBundle(start: number, count: number) {
         ],
         gender: i % 2 ? 'male' : 'female',
         birthDate: `${1950 + (i % 60)}-0${1 + (i % 9)}-1${i % 10}`,
-        managingOrganization: { reference: `Organization/${ORGANIZATIONS[i % ORGANIZATIONS.length]}` },
+        managingOrganization: { reference: `Organization/${organizations[i % organizations.length]}` },
       },
     });
     for (let d = 0; d < 3; d++) {

@@ -19,10 +19,22 @@ interface LoadResult {
  * One autocannon run. Latency is recorded here in microseconds because autocannon's own
  * histogram truncates to whole milliseconds, which reads as 0 for a fast route.
  */
-function load(url: string, seconds: number, connections: number): Promise<LoadResult> {
+function load(url: string, seconds: number, connections: number, request?: RequestPlan): Promise<LoadResult> {
   const micros = createHistogram();
+  let sent = 0;
+  const requests: autocannon.Request[] | undefined = request && [
+    {
+      method: request.method ?? 'GET',
+      headers: request.headers,
+      setupRequest: (req) => {
+        const { path, body } = request.next(sent++);
+        return { ...req, path, ...(body === undefined ? {} : { body }) };
+      },
+    },
+  ];
   return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, duration: seconds, connections, timeout: 10 }, (error, result) => {
+    const options = { url, duration: seconds, connections, timeout: 10, ...(requests ? { requests } : {}) };
+    const instance = autocannon(options, (error, result) => {
       if (error) reject(error);
       else resolve({ result, p50Ms: micros.percentile(50) / 1000, p99Ms: micros.percentile(99) / 1000 });
     });
@@ -32,18 +44,27 @@ function load(url: string, seconds: number, connections: number): Promise<LoadRe
   });
 }
 
+/** Requests that differ from one to the next (ids, bodies), with fixed method and headers. */
+export interface RequestPlan {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  /** The n-th request's path (from the server root) and body. */
+  next(n: number): { path: string; body?: string };
+}
+
 /** A warm-up run (JIT, pools, caches), then the measured run; the row carries the server's RSS after it. */
 export async function measureHttp(
   operation: string,
   server: ServerHandle,
   path: string,
   settings: BenchSettings,
+  request?: RequestPlan,
 ): Promise<Row> {
   const url = new URL(path, server.url).href;
   assertLoopback(url);
-  if (settings.warmupSec > 0) await load(url, settings.warmupSec, settings.connections);
-  const { result, p50Ms, p99Ms } = await load(url, settings.durationSec, settings.connections);
-  const failed = result.non2xx + result.errors;
+  if (settings.warmupSec > 0) await load(url, settings.warmupSec, settings.connections, request);
+  const { result, p50Ms, p99Ms } = await load(url, settings.durationSec, settings.connections, request);
+  const failed = result.non2xx + result.errors + result.timeouts;
   return {
     operation,
     opsPerSec: result.requests.average,

@@ -9,6 +9,8 @@ export interface ServerHandle {
   /** Base URL parsed from the server's own ready line. */
   url: string;
   pid: number;
+  /** The environment it runs with (an `iris` command given the same one shares its database). */
+  env: NodeJS.ProcessEnv;
   rssMb(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -71,7 +73,7 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerHandle> 
     const url = await waitForReady(options, () => hasExited);
     const pid = child.pid;
     if (pid === undefined) throw new Error(`${options.name}: no pid`);
-    return { name: options.name, url, pid, rssMb: () => rssMb(pid), stop };
+    return { name: options.name, url, pid, env: options.env, rssMb: () => rssMb(pid), stop };
   } catch (error) {
     await stop();
     const log = await readFile(options.logFile, 'utf8').catch(() => '');

@@ -48,13 +48,19 @@ export const platformSuite: Suite = {
 };
 
 /** The IRIS server from dist/ as deployed: default (info) logging, written to a file rather than dropped. */
-export async function startIris(root: string, tmpDir: string): Promise<ServerHandle> {
+export async function startIris(
+  root: string,
+  tmpDir: string,
+  name = 'iris',
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<ServerHandle> {
   const env: NodeJS.ProcessEnv = {
+    ...extraEnv,
     PATH: process.env.PATH,
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
     PORT: String(await freePort()),
-    IRIS_DATA_DIR: join(tmpDir, 'data'),
+    IRIS_DATA_DIR: join(tmpDir, `${name}-data`),
     // The default 600/min per IP would turn the run into a 429 benchmark.
     RATE_LIMIT_MAX: '100000000',
   };
@@ -63,10 +69,14 @@ export async function startIris(root: string, tmpDir: string): Promise<ServerHan
   }
   return spawnServer({
     name: 'iris',
-    args: [join(root, 'dist', 'main.js')],
+    // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers.
+    args: [
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      join(root, 'dist', 'main.js'),
+    ],
     cwd: root,
     env,
-    logFile: join(tmpDir, 'iris.log'),
+    logFile: join(tmpDir, `${name}.log`),
     ready: READY_LINE,
     startTimeoutMs: START_TIMEOUT_MS,
   });

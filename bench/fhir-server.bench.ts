@@ -1,0 +1,245 @@
+/**
+ * FHIR store benchmark against the server as deployed: dist/main.js in its own process with the
+ * audit trail, the event bus and row-level security on, every request signed in (an access token
+ * from `iris token` for an organization-scoped nurse). This process only generates load
+ * (autocannon over loopback), so the RSS column is the server's alone.
+ *
+ * The data is loaded as the issue asks, through transaction Bundles: BENCH_FHIR_PATIENTS patients
+ * (default 1000) with three immunizations each, split between two organizations. Each run uses
+ * organizations and accounts of its own, so a PostgreSQL database that already holds data (an
+ * earlier run) is not read by this one.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { FAMILIES, GIVEN, patientBundle } from './fhir.bench.js';
+import { measureHttp } from './lib/http.js';
+import type { ServerHandle } from './lib/server.js';
+import { percentile } from './lib/stats.js';
+import type { BenchContext, Row, Suite } from './lib/suite.js';
+import { startIris } from './lib/suites.js';
+
+const FHIR_JSON = 'application/fhir+json';
+const PER_BUNDLE = 25;
+/** Tokens live at most 15 minutes; a fresh one is taken well before that. */
+const TOKEN_REFRESH_MS = 10 * 60_000;
+
+class Accounts {
+  private readonly tokens = new Map<string, { token: string; at: number }>();
+  constructor(
+    private readonly root: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** Runs `iris <args>` against the server's database and returns its standard output. */
+  iris(args: string[], input?: string): string {
+    const run = spawnSync(process.execPath, [join(this.root, 'dist', 'iris.js'), ...args], {
+      env: this.env,
+      encoding: 'utf8',
+      timeout: 60_000,
+      ...(input === undefined ? {} : { input }),
+    });
+    if (run.status !== 0) throw new Error(`iris ${args[0]}: exit ${run.status}: ${run.stderr.slice(-1000)}`);
+    return run.stdout;
+  }
+
+  create(email: string, role: string, organization?: string): string {
+    // A password of our own: a generated one must be changed before the account may do anything.
+    this.iris(
+      [
+        'user',
+        'create',
+        '--password-stdin',
+        '--email',
+        email,
+        '--role',
+        role,
+        ...(organization ? ['--organization', organization] : []),
+      ],
+      `${randomBytes(18).toString('base64url')}\n`,
+    );
+    return email;
+  }
+
+  token(email: string): string {
+    const cached = this.tokens.get(email);
+    if (cached && performance.now() - cached.at < TOKEN_REFRESH_MS) return cached.token;
+    const token = this.iris(['token', '--email', email]).trim();
+    this.tokens.set(email, { token, at: performance.now() });
+    return token;
+  }
+}
+
+async function call(
+  server: ServerHandle,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(new URL(path, server.url), {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      accept: FHIR_JSON,
+      ...(body === undefined ? {} : { 'content-type': FHIR_JSON }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+  return { status: res.status, json };
+}
+
+/**
+ * Waits until the event bus has no delivery left to do (forecast refresh and registry sync of
+ * the immunizations just written), so that work is not billed to the next row; answers seconds.
+ */
+async function drain(server: ServerHandle, limitSeconds = 600): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const text = await (await fetch(new URL('/metrics', server.url))).text();
+    const open = text
+      .split('\n')
+      .filter((line) => line.startsWith('iris_events_queue_depth{') && !line.includes('status="retry_wait"'))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    const seconds = (performance.now() - started) / 1000;
+    if (open === 0) return seconds;
+    if (seconds > limitSeconds)
+      throw new Error(`${open} event deliveries still open after ${limitSeconds} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Loads the patients through transaction Bundles, two in flight, each organization's by its own nurse. */
+async function load(
+  server: ServerHandle,
+  accounts: Accounts,
+  nurses: ReadonlyArray<{ email: string; organization: string }>,
+  patients: number,
+): Promise<Row> {
+  const bundles = Math.ceil(patients / PER_BUNDLE);
+  const times: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 2 }, async () => {
+      while (next < bundles) {
+        const i = next++;
+        const nurse = nurses[i % nurses.length] as { email: string; organization: string };
+        const t = performance.now();
+        await call(
+          server,
+          accounts.token(nurse.email),
+          'POST',
+          '/fhir',
+          patientBundle(i * PER_BUNDLE, PER_BUNDLE, [nurse.organization]),
+        );
+        times.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    operation: `FHIR transaction bundle import, resources/s (${PER_BUNDLE} patients + ${PER_BUNDLE * 3} immunizations each)`,
+    opsPerSec: (bundles * PER_BUNDLE * 4) / seconds,
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
+    rssMb: await server.rssMb(),
+  };
+}
+
+async function run(root: string, ctx: BenchContext): Promise<Row[]> {
+  const patients = Number(process.env.BENCH_FHIR_PATIENTS ?? 1000);
+  if (!Number.isInteger(patients) || patients < PER_BUNDLE * 2)
+    throw new Error(`BENCH_FHIR_PATIENTS must be a whole number >= ${PER_BUNDLE * 2}`);
+  // TOTP enrolment is a sign-in step this bench does not take; its accounts' roles are exempted.
+  const server = await startIris(root, ctx.tmpDir, 'fhir-server', {
+    IRIS_MFA_REQUIRED_ROLES: 'security_officer',
+  });
+  try {
+    const accounts = new Accounts(root, server.env);
+    const tag = `bench-${Date.now().toString(36)}`;
+    const admin = accounts.create(`admin-${tag}@bench.test`, 'system_admin');
+    const nurses = [1, 2].map((n) => {
+      const organization = `${tag}-clinic-${n}`;
+      return { organization, email: accounts.create(`nurse${n}-${tag}@bench.test`, 'nurse', organization) };
+    });
+    for (const { organization } of nurses) {
+      await call(server, accounts.token(admin), 'PUT', `/fhir/Organization/${organization}`, {
+        resourceType: 'Organization',
+        id: organization,
+        name: organization,
+      });
+    }
+    const rows = [await load(server, accounts, nurses, patients)];
+    await drain(server);
+
+    const nurse = nurses[0] as { email: string; organization: string };
+    const own = await call(
+      server,
+      accounts.token(nurse.email),
+      'GET',
+      '/fhir/Patient?_count=500&_elements=id',
+    );
+    const ids = ((own.json.entry ?? []) as Array<{ resource: { id: string } }>).map((e) => e.resource.id);
+    if (ids.length === 0) throw new Error('the nurse sees none of the loaded patients');
+    const pick = (n: number) => ids[n % ids.length] as string;
+    // A fresh token per row: a row (warm-up and run) never outlives it.
+    const as = () => ({ authorization: `Bearer ${accounts.token(nurse.email)}`, accept: FHIR_JSON });
+    const measure = (operation: string, plan: Parameters<typeof measureHttp>[4]) =>
+      measureHttp(operation, server, '/fhir', ctx.settings, plan);
+
+    rows.push(
+      await measure('FHIR read Patient by id', {
+        headers: as(),
+        next: (n) => ({ path: `/fhir/Patient/${pick(n)}` }),
+      }),
+    );
+    const created = await measure('FHIR create Immunization', {
+      method: 'POST',
+      headers: { ...as(), 'content-type': FHIR_JSON, prefer: 'return=minimal' },
+      next: (n) => ({
+        path: '/fhir/Immunization',
+        body: JSON.stringify({
+          resourceType: 'Immunization',
+          status: 'completed',
+          vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
+          patient: { reference: `Patient/${pick(n)}` },
+          occurrenceDateTime: '2024-05-05',
+        }),
+      }),
+    });
+    // Each dose recomputes its patient's forecast and queues registry sync after the response:
+    // the same creates per second once that follow-up work is counted too.
+    // The warm-up's creates queued follow-up work too, at about the same rate.
+    const measured = ctx.settings.durationSec + ctx.settings.warmupSec;
+    const followUp = await drain(server);
+    rows.push(created, {
+      ...created,
+      operation: 'FHIR create Immunization, with its forecast refresh and registry events done',
+      opsPerSec: (created.opsPerSec * measured) / (measured + followUp),
+      rssMb: await server.rssMb(),
+    });
+    rows.push(
+      await measure('FHIR search Patient?family=&given=', {
+        headers: as(),
+        next: (n) => ({ path: `/fhir/Patient?family=${FAMILIES[n % 10]}${n % 10}&given=${GIVEN[n % 10]}` }),
+      }),
+      await measure('FHIR search Immunization?patient=&date=ge', {
+        headers: as(),
+        next: (n) => ({ path: `/fhir/Immunization?patient=${pick(n)}&date=ge2014-01-01` }),
+      }),
+    );
+    return rows.map((row) => ({ ...row, operation: `${row.operation} [${patients} patients]` }));
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The suite for bench/run.ts. */
+export function fhirServerSuite(root: string): Suite {
+  return { name: 'fhir (server)', run: (ctx) => run(root, ctx) };
+}
