@@ -100,10 +100,12 @@ async function recordPhiAccess(tx: Queryable, touched: Map<string, string>, wind
      SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
      ON CONFLICT (actor_id, patient_id) DO UPDATE SET last_at = greatest(audit_phi_access.last_at, excluded.last_at)`,
     [actors, patients, times],
+    { name: 'audit_phi_access_upsert' },
   );
   await tx.query(
     `DELETE FROM audit_phi_access WHERE last_at <= $1::timestamptz - make_interval(mins => $2)`,
     [newest, windowMinutes],
+    { name: 'audit_phi_access_expire' },
   );
 }
 
@@ -126,22 +128,30 @@ export class AlertEngine {
     let raised = 0;
     for (;;) {
       const { count, created } = await this.db.transaction(async (tx) => {
-        const locked = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
-          ALERTS_LOCK,
-        ]);
+        const locked = await tx.query<{ ok: boolean }>(
+          'SELECT pg_try_advisory_xact_lock($1) AS ok',
+          [ALERTS_LOCK],
+          { name: 'audit_alert_lock' },
+        );
         if (!locked.rows[0]?.ok) return { count: 0, created: 0 };
         const cursor =
-          (await tx.query<{ seq: number }>('SELECT seq FROM audit_alert_cursor WHERE id = 1')).rows[0]?.seq ??
-          0;
+          (
+            await tx.query<{ seq: number }>('SELECT seq FROM audit_alert_cursor WHERE id = 1', [], {
+              name: 'audit_alert_cursor_read',
+            })
+          ).rows[0]?.seq ?? 0;
         const { rows } = await tx.query<{ seq: number; doc: ChainedEntry }>(
           'SELECT seq, doc FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',
           [cursor, batchSize],
+          { name: 'audit_alert_entries' },
         );
         if (rows.length === 0) return { count: 0, created: 0 };
         const alerts = await this.evaluate(tx, rows);
         let n = 0;
         for (const a of alerts) n += await insertAlert(tx, a);
-        await tx.query('UPDATE audit_alert_cursor SET seq = $1 WHERE id = 1', [rows[rows.length - 1]!.seq]);
+        await tx.query('UPDATE audit_alert_cursor SET seq = $1 WHERE id = 1', [rows[rows.length - 1]!.seq], {
+          name: 'audit_alert_cursor_update',
+        });
         return { count: rows.length, created: n };
       });
       raised += created;
@@ -242,6 +252,7 @@ export class AlertEngine {
         `SELECT count(*)::int8 AS n FROM (SELECT 1 FROM audit_phi_access
           WHERE actor_id = $1 AND last_at > $2::timestamptz - make_interval(mins => $3) LIMIT $4) x`,
         [user, at.time, pv.windowMinutes, pv.distinctPatients + 1],
+        { name: 'audit_phi_access_count' },
       );
       const n = c[0]?.n ?? 0;
       if (n > pv.distinctPatients) {
@@ -342,6 +353,7 @@ async function insertAlert(q: Queryable, a: NewAlert): Promise<number> {
     `INSERT INTO audit_alerts (rule, severity, subject, dedupe_key, seq, summary, details)
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING`,
     [a.rule, a.severity, a.subject, a.dedupeKey, a.seq, a.summary, JSON.stringify(a.details)],
+    { name: 'audit_alert_insert' },
   );
   return rowCount;
 }

@@ -15,8 +15,12 @@ export interface ChainHead {
   checkpointAt: Date;
 }
 
+// The statements of every audited request and of each group commit are prepared once per
+// connection (names below); parsing them each time cost more than running some of them.
 export async function insertIntake(q: Queryable, occurredAt: string, body: string): Promise<void> {
-  await q.query('INSERT INTO audit_intake (occurred_at, body) VALUES ($1, $2)', [occurredAt, body]);
+  await q.query('INSERT INTO audit_intake (occurred_at, body) VALUES ($1, $2)', [occurredAt, body], {
+    name: 'audit_intake_insert',
+  });
 }
 
 export async function insertIntakeBatch(
@@ -29,6 +33,7 @@ export async function insertIntakeBatch(
     `INSERT INTO audit_intake (occurred_at, body)
      SELECT o, b FROM json_to_recordset($1::json) AS r(n int, o timestamptz, b text) ORDER BY n`,
     [JSON.stringify(rows.map((r, n) => ({ n, o: r.occurredAt, b: r.body })))],
+    { name: 'audit_intake_insert_batch' },
   );
 }
 
@@ -36,6 +41,7 @@ export async function readIntake(q: Queryable, limit: number): Promise<Array<{ i
   const { rows } = await q.query<{ id: number; body: string }>(
     'SELECT id, body FROM audit_intake ORDER BY id LIMIT $1',
     [limit],
+    { name: 'audit_intake_read' },
   );
   return rows;
 }
@@ -55,6 +61,8 @@ export async function readHead(q: Queryable): Promise<ChainHead> {
     checkpoint_at: Date;
   }>(
     'SELECT seq, hash, recorded_at, frontier, checkpoint_seq, checkpoint_at FROM audit_chain_head WHERE id = 1',
+    [],
+    { name: 'audit_head_read' },
   );
   const r = rows[0];
   if (!r) throw new Error('audit_chain_head is missing; run the audit migrations');
@@ -80,11 +88,14 @@ export async function appendChained(
     `INSERT INTO audit_log (seq, recorded_at, canonical, hash)
      SELECT s, t, c, h FROM json_to_recordset($1::json) AS r(s int8, t timestamptz, c text, h text)`,
     [JSON.stringify(rows.map((r) => ({ s: r.seq, t: r.recordedAt, c: r.canonical, h: r.hash })))],
+    { name: 'audit_log_append' },
   );
 }
 
 export async function deleteIntake(q: Queryable, ids: readonly number[]): Promise<void> {
-  await q.query('DELETE FROM audit_intake WHERE id = ANY($1::int8[])', [ids]);
+  await q.query('DELETE FROM audit_intake WHERE id = ANY($1::int8[])', [ids], {
+    name: 'audit_intake_delete',
+  });
 }
 
 export async function updateHead(q: Queryable, head: ChainHead): Promise<void> {
@@ -92,6 +103,7 @@ export async function updateHead(q: Queryable, head: ChainHead): Promise<void> {
     `UPDATE audit_chain_head SET seq = $1, hash = $2, recorded_at = $3, frontier = $4,
             checkpoint_seq = $5, checkpoint_at = $6 WHERE id = 1`,
     [head.seq, head.hash, head.recordedAt, head.frontier, head.checkpointSeq, head.checkpointAt],
+    { name: 'audit_head_update' },
   );
 }
 

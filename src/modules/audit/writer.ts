@@ -254,7 +254,9 @@ export class AuditWriter implements AuditTrail {
     };
     const count = await this.db
       .transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock($1)', [SEQUENCER_LOCK]);
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [SEQUENCER_LOCK], {
+          name: 'audit_sequencer_lock',
+        });
         const head = await readHead(tx);
         const intake = await readIntake(tx, this.batchSize);
         const bodies = intake.map((i) => i.body);

@@ -47,7 +47,13 @@ async function fetchRows(
 ): Promise<Row[]> {
   const params = new Params();
   const where = [`r.resource_type = ${params.add(type)}`];
-  if (versions) {
+  // One id is compared as a scalar: with an array, PostgreSQL keeps re-planning the prepared
+  // statement for each call (its generic plan guesses ten ids), 1.8 ms a read.
+  if (ids.length === 1 && !versions) {
+    where.push(`r.id = ${params.add(ids[0])}`);
+  } else if (ids.length === 1 && versions) {
+    where.push(`r.id = ${params.add(ids[0])} AND r.version = ${params.add(versions[0])}::int`);
+  } else if (versions) {
     where.push(
       `(r.id, r.version) IN (SELECT * FROM unnest(${params.add(ids)}::text[], ${params.add(versions)}::int[]))`,
     );
