@@ -97,7 +97,7 @@ async function call(
  * Waits until the event bus has no delivery left to do (forecast refresh and registry sync of
  * the immunizations just written), so that work is not billed to the next row; answers seconds.
  */
-async function drain(server: ServerHandle, limitSeconds = 600): Promise<number> {
+async function drain(server: ServerHandle, limitSeconds = 3600): Promise<number> {
   const started = performance.now();
   for (;;) {
     const text = await (await fetch(new URL('/metrics', server.url))).text();

@@ -81,12 +81,22 @@ export async function claimDue(
     .sort((a, b) => (a.event.id < b.event.id ? -1 : 1));
 }
 
+/**
+ * The deliveries matching \`where\`, locked in id order. Every statement that updates several
+ * deliveries takes its row locks through this, so two of them (completions written while the
+ * heartbeat renews leases) can wait for each other but never deadlock: in heap or array order
+ * they did, and the completions were lost.
+ */
+function inIdOrder(where: string, wait: '' | 'SKIP LOCKED' = ''): string {
+  return `SELECT id FROM iris_event_deliveries WHERE ${where} ORDER BY id FOR UPDATE ${wait}`;
+}
+
 export async function markDone(db: Queryable, ids: readonly number[]): Promise<void> {
   if (ids.length === 0) return;
   await db.query(
-    `UPDATE iris_event_deliveries
+    `UPDATE iris_event_deliveries d
      SET status = 'done', owner = NULL, lease_until = NULL, last_error = NULL, updated_at = now()
-     WHERE id = ANY($1::bigint[])`,
+     FROM (${inIdOrder('id = ANY($1::bigint[])')}) l WHERE d.id = l.id`,
     [ids],
     { name: 'iris_events_done' },
   );
@@ -117,9 +127,9 @@ export async function markFailed(
 export async function release(db: Queryable, ids: readonly number[], owner: string): Promise<void> {
   if (ids.length === 0) return;
   await db.query(
-    `UPDATE iris_event_deliveries
-     SET status = 'pending', owner = NULL, lease_until = NULL, attempts = greatest(attempts - 1, 0), updated_at = now()
-     WHERE id = ANY($1::bigint[]) AND owner = $2 AND status = 'leased'`,
+    `UPDATE iris_event_deliveries d
+     SET status = 'pending', owner = NULL, lease_until = NULL, attempts = greatest(d.attempts - 1, 0), updated_at = now()
+     FROM (${inIdOrder("id = ANY($1::bigint[]) AND owner = $2 AND status = 'leased'")}) l WHERE d.id = l.id`,
     [ids, owner],
   );
 }
@@ -127,8 +137,8 @@ export async function release(db: Queryable, ids: readonly number[], owner: stri
 export async function renewLeases(db: Queryable, ids: readonly number[], owner: string, leaseMs: number) {
   if (ids.length === 0) return;
   await db.query(
-    `UPDATE iris_event_deliveries SET lease_until = now() + $3 * interval '1 millisecond'
-     WHERE id = ANY($1::bigint[]) AND owner = $2 AND status = 'leased'`,
+    `UPDATE iris_event_deliveries d SET lease_until = now() + $3 * interval '1 millisecond'
+     FROM (${inIdOrder("id = ANY($1::bigint[]) AND owner = $2 AND status = 'leased'")}) l WHERE d.id = l.id`,
     [ids, owner, leaseMs],
   );
 }
@@ -136,8 +146,8 @@ export async function renewLeases(db: Queryable, ids: readonly number[], owner: 
 /** Leases past their time go back to pending: their holder is gone or stuck. */
 export async function expireLeases(db: Queryable): Promise<number> {
   const result = await db.query(
-    `UPDATE iris_event_deliveries SET status = 'pending', owner = NULL, lease_until = NULL, updated_at = now()
-     WHERE status = 'leased' AND lease_until < now()`,
+    `UPDATE iris_event_deliveries d SET status = 'pending', owner = NULL, lease_until = NULL, updated_at = now()
+     FROM (${inIdOrder("status = 'leased' AND lease_until < now()", 'SKIP LOCKED')}) l WHERE d.id = l.id`,
   );
   return result.rowCount;
 }

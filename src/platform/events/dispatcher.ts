@@ -8,6 +8,10 @@ import type { Subscriber, SubscriberRegistry } from './subscribers.js';
 
 export type DeliveryOutcome = 'success' | 'retry' | 'dead';
 
+/** Writing completions again after a failure (database briefly away): 0.2, 0.4, 0.8, 1.6 s. */
+const DONE_RETRY_MS = 200;
+const DONE_RETRIES = 4;
+
 export interface DispatcherOptions {
   owner: string;
   /** Deliveries a subscriber may hold leased in this process (queued + running). */
@@ -199,11 +203,35 @@ export class Dispatcher {
     const wake = this.orderedDone;
     this.done = [];
     this.orderedDone = false;
+    this.writeDone(ids, wake, 0);
+  }
+
+  private writeDone(ids: number[], wake: boolean, attempt: number): void {
     this.write(async () => {
-      await markDone(this.db, ids);
+      try {
+        await markDone(this.db, ids);
+      } catch (error) {
+        // The handlers succeeded and this process still holds (and renews) the leases: giving up
+        // at once would strand the deliveries as leased until the process ends. A few tries, then
+        // the leases are let go so that they expire and the deliveries run again elsewhere.
+        if (this.stopping || attempt >= DONE_RETRIES) {
+          this.forget(ids);
+          this.logger.error(
+            { err: error },
+            'could not record completed deliveries; they will be redelivered',
+          );
+          return;
+        }
+        this.logger.warn(
+          { err: error, attempt: attempt + 1 },
+          'could not record completed deliveries; retrying',
+        );
+        setTimeout(() => this.writeDone(ids, wake, attempt + 1), DONE_RETRY_MS * 2 ** attempt).unref();
+        return;
+      }
       this.forget(ids);
       if (wake) this.options.onCapacity();
-    }, 'could not record completed deliveries; they will be redelivered');
+    }, 'could not record completed deliveries');
   }
 
   private fail(

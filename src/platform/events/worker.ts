@@ -53,8 +53,10 @@ export async function releaseWorkers(db: Database, ids: readonly string[], reaso
   if (ids.length === 0) return 0;
   const result = await db.query<{ released: number }>(
     `WITH w AS (UPDATE iris_event_workers SET stopped_at = now() WHERE id = ANY($1::text[]) AND stopped_at IS NULL RETURNING 1),
-     d AS (UPDATE iris_event_deliveries SET status = 'pending', owner = NULL, lease_until = NULL, updated_at = now()
-           WHERE status = 'leased' AND owner = ANY($1::text[]) RETURNING 1),
+     d AS (UPDATE iris_event_deliveries d SET status = 'pending', owner = NULL, lease_until = NULL, updated_at = now()
+           FROM (SELECT id FROM iris_event_deliveries WHERE status = 'leased' AND owner = ANY($1::text[])
+                 ORDER BY id FOR UPDATE) l
+           WHERE d.id = l.id RETURNING 1),
      r AS (UPDATE iris_job_runs SET status = 'failed', error = $2, finished_at = now()
            WHERE status = 'running' AND owner = ANY($1::text[]) RETURNING 1),
      j AS (UPDATE iris_jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ANY($1::text[]) RETURNING 1)
