@@ -13,10 +13,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { FAMILIES, GIVEN, patientBundle } from './fhir.bench.js';
+import { FAMILIES, GIVEN, measure, patientBundle } from './fhir.bench.js';
 import { measureHttp } from './lib/http.js';
 import type { ServerHandle } from './lib/server.js';
-import { percentile } from './lib/stats.js';
 import type { BenchContext, Row, Suite } from './lib/suite.js';
 import { startIris } from './lib/suites.js';
 
@@ -120,35 +119,24 @@ async function load(
   nurses: ReadonlyArray<{ email: string; organization: string }>,
   patients: number,
 ): Promise<Row> {
-  const bundles = Math.ceil(patients / PER_BUNDLE);
-  const times: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: 2 }, async () => {
-      while (next < bundles) {
-        const i = next++;
-        const nurse = nurses[i % nurses.length] as { email: string; organization: string };
-        const t = performance.now();
-        await call(
-          server,
-          accounts.token(nurse.email),
-          'POST',
-          '/fhir',
-          patientBundle(i * PER_BUNDLE, PER_BUNDLE, [nurse.organization]),
-        );
-        times.push(performance.now() - t);
-      }
-    }),
+  const row = await measure(
+    `FHIR transaction bundle import, resources/s (${PER_BUNDLE} patients + ${PER_BUNDLE * 3} immunizations each)`,
+    Math.ceil(patients / PER_BUNDLE),
+    2,
+    async (i) => {
+      const nurse = nurses[i % nurses.length] as { email: string; organization: string };
+      await call(
+        server,
+        accounts.token(nurse.email),
+        'POST',
+        '/fhir',
+        patientBundle(i * PER_BUNDLE, PER_BUNDLE, [nurse.organization]),
+      );
+    },
+    PER_BUNDLE * 4,
   );
-  const seconds = (performance.now() - started) / 1000;
-  return {
-    operation: `FHIR transaction bundle import, resources/s (${PER_BUNDLE} patients + ${PER_BUNDLE * 3} immunizations each)`,
-    opsPerSec: (bundles * PER_BUNDLE * 4) / seconds,
-    p50Ms: percentile(times, 50),
-    p99Ms: percentile(times, 99),
-    rssMb: await server.rssMb(),
-  };
+  // The RSS that matters is the server's, not this load generator's.
+  return { ...row, rssMb: await server.rssMb() };
 }
 
 async function run(root: string, ctx: BenchContext): Promise<Row[]> {

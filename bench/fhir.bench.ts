@@ -39,7 +39,7 @@ const ORG_HEADER = 'x-bench-organization';
 const CVX = ['08', '20', '10', '03', '21', '62', '83', '115', '133', '208'];
 
 /** Runs `fn` `total` times with `concurrency` in flight; `units` counts work per call (resources). */
-async function measure(
+export async function measure(
   operation: string,
   total: number,
   concurrency: number,

@@ -5,7 +5,7 @@ import { errors } from '../../../platform/http/errors.js';
 import { sealedOf, VERSION_COLUMNS, type StoredVersion } from '../repo.js';
 import { Params, scopeSql } from '../search/scope.js';
 import { audit, type CallContext, type FhirRuntime } from './context.js';
-import { scopedQueryable, statementName } from './row-security.js';
+import { scopedQueryable } from './row-security.js';
 
 export interface ReadResult {
   resource: Resource;
@@ -72,9 +72,10 @@ async function fetchRows(
   const sql = `SELECT ${cols}, ARRAY(SELECT c.patient_id FROM fhir_compartment c
        WHERE c.resource_type = r.resource_type AND c.resource_id = r.id) AS patients
      FROM ${table} r WHERE ${where.join(' AND ')}`;
-  // A handful of texts (one per table, scope kind and form): prepared once per connection, as
-  // planning one (row-level security, scope subqueries) costs more than running it.
-  const result = await scopedQueryable(q, scope).query<Row>(sql, params.values, { name: statementName(sql) });
+  // A handful of texts (one per table, scope kind and form), each its own statement name (the
+  // database layer shortens long names): prepared once per connection, as planning one
+  // (row-level security, scope subqueries) costs more than running it.
+  const result = await scopedQueryable(q, scope).query<Row>(sql, params.values, { name: sql });
   return result.rows;
 }
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { PatientScope } from '../../../platform/auth/port.js';
 import type { Queryable, SessionSettings, Transaction } from '../../../platform/db/types.js';
 
@@ -44,20 +43,4 @@ export function scopedQueryable(q: Queryable, scope: PatientScope): Queryable {
 /** Puts the caller's scope in effect for the rest of a write transaction. */
 export function useRowScope(tx: Transaction, scope: PatientScope): Promise<void> {
   return tx.useSettings(rowScopeSettings(scope));
-}
-
-const statementNames = new Map<string, string>();
-
-/**
- * A prepared-statement name for one of the store's fixed statement texts, the same for the same
- * text in every process. Only for statements of a bounded set of texts: each name is prepared
- * on every pooled connection that runs it.
- */
-export function statementName(sql: string): string {
-  let name = statementNames.get(sql);
-  if (!name) {
-    name = `fhir_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`;
-    statementNames.set(sql, name);
-  }
-  return name;
 }
