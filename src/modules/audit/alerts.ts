@@ -65,6 +65,9 @@ export class WebhookAlertNotifier implements AlertNotifier {
   }
 }
 
+/** Chained texts kept for evaluation at most (about 10 MB). */
+const MAX_RECENT = 20_000;
+
 const PHI_ACTIONS = /^(fhir\.|phi\.|patient\.|export\.)/;
 
 function bucket(iso: string, minutes: number): number {
@@ -80,7 +83,10 @@ function localHour(iso: string, timeZone: string): number {
 
 /**
  * Notes who touched which patient when (one row per pair, latest time kept), and forgets pairs
- * that left the window of the newest entry.
+ * that left the window of the newest entry. A pair's time is refreshed only once it is a
+ * sixtieth of the window old: a clinician reopening the same chart all day would otherwise
+ * rewrite its row (and three index entries) at every access. The count can therefore miss a
+ * pair whose last access lies in the oldest sixtieth of the window (one minute of an hour).
  */
 async function recordPhiAccess(tx: Queryable, touched: Map<string, string>, windowMinutes: number) {
   if (touched.size === 0) return;
@@ -98,8 +104,9 @@ async function recordPhiAccess(tx: Queryable, touched: Map<string, string>, wind
   await tx.query(
     `INSERT INTO audit_phi_access (actor_id, patient_id, last_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-     ON CONFLICT (actor_id, patient_id) DO UPDATE SET last_at = greatest(audit_phi_access.last_at, excluded.last_at)`,
-    [actors, patients, times],
+     ON CONFLICT (actor_id, patient_id) DO UPDATE SET last_at = excluded.last_at
+       WHERE audit_phi_access.last_at < excluded.last_at - make_interval(secs => $4)`,
+    [actors, patients, times, windowMinutes],
     { name: 'audit_phi_access_upsert' },
   );
   await tx.query(
@@ -115,6 +122,9 @@ async function recordPhiAccess(tx: Queryable, touched: Map<string, string>, wind
  * come from the log itself, so they include entries other processes wrote.
  */
 export class AlertEngine {
+  /** Canonical texts this process chained, from `firstSeq` on, not yet evaluated. */
+  private recent: { firstSeq: number; texts: string[] } | null = null;
+
   constructor(
     private readonly db: Database,
     private readonly logger: Logger,
@@ -122,6 +132,35 @@ export class AlertEngine {
     private readonly notifier: AlertNotifier | null = null,
     private readonly maxAttempts = 8,
   ) {}
+
+  /**
+   * Keeps what this process just chained, so that evaluating it does not read it back from
+   * the log. Only a run contiguous with what is kept is added; anything else (entries other
+   * processes chained, a backlog beyond the bound) is read from the log as before.
+   */
+  note(firstSeq: number, texts: readonly string[]): void {
+    const r = this.recent;
+    if (r && r.firstSeq + r.texts.length === firstSeq && r.texts.length + texts.length <= MAX_RECENT) {
+      r.texts.push(...texts);
+    } else {
+      this.recent = texts.length <= MAX_RECENT ? { firstSeq, texts: [...texts] } : null;
+    }
+  }
+
+  /** Entries after `cursor` from what {@link note} kept, or null when they are not there. */
+  private takeRecent(cursor: number, limit: number): Array<{ seq: number; doc: ChainedEntry }> | null {
+    const r = this.recent;
+    if (!r) return null;
+    const start = cursor + 1 - r.firstSeq;
+    if (start < 0 || start >= r.texts.length) {
+      if (start >= r.texts.length) this.recent = null;
+      return null;
+    }
+    const texts = r.texts.slice(start, start + limit);
+    r.texts.splice(0, start + texts.length);
+    r.firstSeq = cursor + 1 + texts.length;
+    return texts.map((text, i) => ({ seq: cursor + 1 + i, doc: JSON.parse(text) as ChainedEntry }));
+  }
 
   /** Evaluates entries chained since the last call; returns the alerts raised. */
   async process(batchSize = 5000): Promise<number> {
@@ -140,11 +179,15 @@ export class AlertEngine {
               name: 'audit_alert_cursor_read',
             })
           ).rows[0]?.seq ?? 0;
-        const { rows } = await tx.query<{ seq: number; doc: ChainedEntry }>(
-          'SELECT seq, doc FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',
-          [cursor, batchSize],
-          { name: 'audit_alert_entries' },
-        );
+        const rows =
+          this.takeRecent(cursor, batchSize) ??
+          (
+            await tx.query<{ seq: number; doc: ChainedEntry }>(
+              'SELECT seq, doc FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2',
+              [cursor, batchSize],
+              { name: 'audit_alert_entries' },
+            )
+          ).rows;
         if (rows.length === 0) return { count: 0, created: 0 };
         const alerts = await this.evaluate(tx, rows);
         let n = 0;

@@ -23,16 +23,22 @@ export async function insertIntake(q: Queryable, occurredAt: string, body: strin
   });
 }
 
+// Batches travel as one text parameter per column, rows separated by U+0002: canonical JSON
+// never holds a raw control character and intake bodies use only U+0001, so nothing needs
+// escaping, and splitting is far cheaper for the server than parsing JSON whose strings are
+// themselves escaped JSON (that cost more than the rest of the insert).
+const ROW_SEPARATOR = '\u0002';
+
 export async function insertIntakeBatch(
   q: Queryable,
   rows: ReadonlyArray<{ occurredAt: string; body: string }>,
 ): Promise<void> {
-  // One JSON document instead of array parameters: JSON.stringify is native and so is json
-  // parsing. Ordered, so the entries are chained in the order given.
+  // Ordered, so the entries are chained in the order given.
   await q.query(
     `INSERT INTO audit_intake (occurred_at, body)
-     SELECT o, b FROM json_to_recordset($1::json) AS r(n int, o timestamptz, b text) ORDER BY n`,
-    [JSON.stringify(rows.map((r, n) => ({ n, o: r.occurredAt, b: r.body })))],
+     SELECT o::timestamptz, b FROM unnest(string_to_array($1, chr(2)), string_to_array($2, chr(2)))
+       WITH ORDINALITY AS r(o, b, n) ORDER BY n`,
+    [rows.map((r) => r.occurredAt).join(ROW_SEPARATOR), rows.map((r) => r.body).join(ROW_SEPARATOR)],
     { name: 'audit_intake_insert_batch' },
   );
 }
@@ -80,14 +86,23 @@ export async function ensurePartition(q: Queryable, month: string): Promise<void
   await q.query('SELECT audit_ensure_partition($1::date)', [month]);
 }
 
+/** A group commit's entries: consecutive seqs from `firstSeq`, one `recordedAt`. */
 export async function appendChained(
   q: Queryable,
-  rows: ReadonlyArray<{ seq: number; recordedAt: string; canonical: string; hash: string }>,
+  firstSeq: number,
+  recordedAt: string,
+  rows: ReadonlyArray<{ canonical: string; hash: string }>,
 ): Promise<void> {
   await q.query(
     `INSERT INTO audit_log (seq, recorded_at, canonical, hash)
-     SELECT s, t, c, h FROM json_to_recordset($1::json) AS r(s int8, t timestamptz, c text, h text)`,
-    [JSON.stringify(rows.map((r) => ({ s: r.seq, t: r.recordedAt, c: r.canonical, h: r.hash })))],
+     SELECT $1::int8 + r.n - 1, $2::timestamptz, r.c, h
+       FROM unnest(string_to_array($3, chr(2)), string_to_array($4, chr(2))) WITH ORDINALITY AS r(c, h, n)`,
+    [
+      firstSeq,
+      recordedAt,
+      rows.map((r) => r.canonical).join(ROW_SEPARATOR),
+      rows.map((r) => r.hash).join(ROW_SEPARATOR),
+    ],
     { name: 'audit_log_append' },
   );
 }

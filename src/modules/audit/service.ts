@@ -116,7 +116,10 @@ export function createAuditTrail(
         evaluating = null;
       });
   };
-  writer.onChained(evaluate);
+  writer.onChained((batch) => {
+    alerts.note(batch.firstSeq, batch.canonicals);
+    evaluate();
+  });
   // Picks up entries another process chained while this one held the alert lock, and retries
   // deliveries, when no new batch comes along to do it.
   const alertTimer =

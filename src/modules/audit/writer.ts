@@ -37,6 +37,8 @@ export interface AuditWriterOptions {
 export interface ChainedBatch {
   firstSeq: number;
   lastSeq: number;
+  /** The entries' canonical texts, `firstSeq` first. */
+  canonicals: readonly string[];
 }
 
 interface Waiter {
@@ -272,24 +274,24 @@ export class AuditWriter implements AuditTrail {
           const recorded = head.recordedAt && head.recordedAt > now ? head.recordedAt : now;
           const recordedAt = recorded.toISOString();
           await this.ensureMonth(tx, recordedAt);
-          const rows: Array<{ seq: number; recordedAt: string; canonical: string; hash: string }> = [];
+          const rows: Array<{ canonical: string; hash: string }> = [];
           let prev = head.hash;
           let seq = head.seq;
           for (const body of bodies) {
             seq += 1;
             const { canonical, hash } = chainParts(decodeParts(body), seq, recordedAt, prev);
-            rows.push({ seq, recordedAt, canonical, hash });
+            rows.push({ canonical, hash });
             frontier.pushEntryHash(hash);
             prev = hash;
           }
-          await appendChained(tx, rows);
+          await appendChained(tx, head.seq + 1, recordedAt, rows);
           if (intake.length > 0) {
             await deleteIntake(
               tx,
               intake.map((i) => i.id),
             );
           }
-          out.chained = { firstSeq: head.seq + 1, lastSeq: seq };
+          out.chained = { firstSeq: head.seq + 1, lastSeq: seq, canonicals: rows.map((r) => r.canonical) };
           head.seq = seq;
           head.hash = prev;
           head.recordedAt = recorded;
