@@ -43,13 +43,22 @@ export async function insertIntakeBatch(
   );
 }
 
-export async function readIntake(q: Queryable, limit: number): Promise<Array<{ id: number; body: string }>> {
+/**
+ * Takes the oldest intake rows out of the queue, in id order. One statement, one snapshot: the
+ * rows up to the limit's highest id are exactly the rows it deletes and returns (a row committed
+ * meanwhile, even with a lower id, is not in the snapshot and stays for the next pass); the
+ * caller's transaction puts them back if chaining fails.
+ */
+export async function takeIntake(q: Queryable, limit: number): Promise<Array<{ id: number; body: string }>> {
   const { rows } = await q.query<{ id: number; body: string }>(
-    'SELECT id, body FROM audit_intake ORDER BY id LIMIT $1',
+    `DELETE FROM audit_intake
+      WHERE id <= (SELECT max(id) FROM (SELECT id FROM audit_intake ORDER BY id LIMIT $1) oldest)
+     RETURNING id, body`,
     [limit],
-    { name: 'audit_intake_read' },
+    { name: 'audit_intake_take' },
   );
-  return rows;
+  // RETURNING follows the delete's scan, not the subquery's order.
+  return rows.sort((a, b) => a.id - b.id);
 }
 
 export async function intakeBacklog(q: Queryable): Promise<number> {
@@ -105,12 +114,6 @@ export async function appendChained(
     ],
     { name: 'audit_log_append' },
   );
-}
-
-export async function deleteIntake(q: Queryable, ids: readonly number[]): Promise<void> {
-  await q.query('DELETE FROM audit_intake WHERE id = ANY($1::int8[])', [ids], {
-    name: 'audit_intake_delete',
-  });
 }
 
 export async function updateHead(q: Queryable, head: ChainHead): Promise<void> {

@@ -7,13 +7,12 @@ import { exportPendingCheckpoints, signCheckpoint, type CheckpointSink } from '.
 import { MerkleFrontier } from './merkle.js';
 import {
   appendChained,
-  deleteIntake,
   ensurePartition,
   insertCheckpoint,
   insertIntake,
   insertIntakeBatch,
   readHead,
-  readIntake,
+  takeIntake,
   SEQUENCER_LOCK,
   updateHead,
 } from './repo.js';
@@ -69,8 +68,8 @@ function isDatabase(q: Queryable): q is Database {
  *
  * The sequencer moves committed intake rows into `audit_log` in batches under a transaction-level
  * advisory lock, so exactly one sequencer runs at a time across every process on the database.
- * Reading, chaining (seq, prevHash, hash), inserting into the log, deleting the intake rows and
- * advancing the head all happen in that one transaction: a row is chained exactly once or not
+ * Taking the intake rows, chaining (seq, prevHash, hash), inserting into the log and advancing
+ * the head all happen in that one transaction: a row is chained exactly once or not
  * at all. It runs after each commit that recorded something, and on a timer.
  */
 export class AuditWriter implements AuditTrail {
@@ -260,7 +259,7 @@ export class AuditWriter implements AuditTrail {
           name: 'audit_sequencer_lock',
         });
         const head = await readHead(tx);
-        const intake = await readIntake(tx, this.batchSize);
+        const intake = await takeIntake(tx, this.batchSize);
         const bodies = intake.map((i) => i.body);
         const now = this.now();
         const timeDue =
@@ -285,12 +284,6 @@ export class AuditWriter implements AuditTrail {
             prev = hash;
           }
           await appendChained(tx, head.seq + 1, recordedAt, rows);
-          if (intake.length > 0) {
-            await deleteIntake(
-              tx,
-              intake.map((i) => i.id),
-            );
-          }
           out.chained = { firstSeq: head.seq + 1, lastSeq: seq, canonicals: rows.map((r) => r.canonical) };
           head.seq = seq;
           head.hash = prev;
