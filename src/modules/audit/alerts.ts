@@ -65,6 +65,9 @@ export class WebhookAlertNotifier implements AlertNotifier {
   }
 }
 
+/** User-patient pairs remembered as stored lately, at most (a few MB); past it, forgotten at once. */
+const MAX_PHI_WRITTEN = 100_000;
+
 /** Chained texts kept for evaluation at most (about 10 MB). */
 const MAX_RECENT = 20_000;
 
@@ -87,33 +90,53 @@ function localHour(iso: string, timeZone: string): number {
  * sixtieth of the window old: a clinician reopening the same chart all day would otherwise
  * rewrite its row (and three index entries) at every access. The count can therefore miss a
  * pair whose last access lies in the oldest sixtieth of the window (one minute of an hour).
+ *
+ * `written` holds what this process stored lately (epoch ms per pair); pairs it shows fresh are
+ * not sent at all. Returns the pairs stored now, to be added to it once the transaction commits.
  */
-async function recordPhiAccess(tx: Queryable, touched: Map<string, string>, windowMinutes: number) {
-  if (touched.size === 0) return;
+async function recordPhiAccess(
+  tx: Queryable,
+  touched: Map<string, string>,
+  windowMinutes: number,
+  written: ReadonlyMap<string, number>,
+): Promise<Map<string, number>> {
+  const stored = new Map<string, number>();
+  if (touched.size === 0) return stored;
+  const refreshMs = windowMinutes * 1000;
   const actors: string[] = [];
   const patients: string[] = [];
   const times: string[] = [];
   let newest = '';
   for (const [key, time] of touched) {
+    if (time > newest) newest = time;
+    const known = written.get(key);
+    if (known !== undefined && known >= Date.parse(time) - refreshMs) continue;
     const at = key.indexOf('\u0000');
     actors.push(key.slice(0, at));
     patients.push(key.slice(at + 1));
     times.push(time);
-    if (time > newest) newest = time;
   }
-  await tx.query(
-    `INSERT INTO audit_phi_access (actor_id, patient_id, last_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-     ON CONFLICT (actor_id, patient_id) DO UPDATE SET last_at = excluded.last_at
-       WHERE audit_phi_access.last_at < excluded.last_at - make_interval(secs => $4)`,
-    [actors, patients, times, windowMinutes],
-    { name: 'audit_phi_access_upsert' },
-  );
+  if (actors.length > 0) {
+    const { rows } = await tx.query<{ actor_id: string; patient_id: string }>(
+      `INSERT INTO audit_phi_access (actor_id, patient_id, last_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+       ON CONFLICT (actor_id, patient_id) DO UPDATE SET last_at = excluded.last_at
+         WHERE audit_phi_access.last_at < excluded.last_at - make_interval(secs => $4)
+       RETURNING actor_id, patient_id`,
+      [actors, patients, times, windowMinutes],
+      { name: 'audit_phi_access_upsert' },
+    );
+    for (const r of rows) {
+      const key = `${r.actor_id}\u0000${r.patient_id}`;
+      stored.set(key, Date.parse(touched.get(key)!));
+    }
+  }
   await tx.query(
     `DELETE FROM audit_phi_access WHERE last_at <= $1::timestamptz - make_interval(mins => $2)`,
     [newest, windowMinutes],
     { name: 'audit_phi_access_expire' },
   );
+  return stored;
 }
 
 /**
@@ -124,6 +147,8 @@ async function recordPhiAccess(tx: Queryable, touched: Map<string, string>, wind
 export class AlertEngine {
   /** Canonical texts this process chained, from `firstSeq` on, not yet evaluated. */
   private recent: { firstSeq: number; texts: string[] } | null = null;
+  /** User-patient pairs whose access time this process stored lately (epoch ms). */
+  private readonly phiWritten = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
@@ -166,13 +191,13 @@ export class AlertEngine {
   async process(batchSize = 5000): Promise<number> {
     let raised = 0;
     for (;;) {
-      const { count, created } = await this.db.transaction(async (tx) => {
+      const { count, created, phiStored } = await this.db.transaction(async (tx) => {
         const locked = await tx.query<{ ok: boolean }>(
           'SELECT pg_try_advisory_xact_lock($1) AS ok',
           [ALERTS_LOCK],
           { name: 'audit_alert_lock' },
         );
-        if (!locked.rows[0]?.ok) return { count: 0, created: 0 };
+        if (!locked.rows[0]?.ok) return { count: 0, created: 0, phiStored: null };
         const cursor =
           (
             await tx.query<{ seq: number }>('SELECT seq FROM audit_alert_cursor WHERE id = 1', [], {
@@ -188,15 +213,19 @@ export class AlertEngine {
               { name: 'audit_alert_entries' },
             )
           ).rows;
-        if (rows.length === 0) return { count: 0, created: 0 };
-        const alerts = await this.evaluate(tx, rows);
+        if (rows.length === 0) return { count: 0, created: 0, phiStored: null };
+        const { alerts, phiStored } = await this.evaluate(tx, rows);
         let n = 0;
         for (const a of alerts) n += await insertAlert(tx, a);
         await tx.query('UPDATE audit_alert_cursor SET seq = $1 WHERE id = 1', [rows[rows.length - 1]!.seq], {
           name: 'audit_alert_cursor_update',
         });
-        return { count: rows.length, created: n };
+        return { count: rows.length, created: n, phiStored };
       });
+      if (phiStored) {
+        if (this.phiWritten.size + phiStored.size > MAX_PHI_WRITTEN) this.phiWritten.clear();
+        for (const [key, at] of phiStored) this.phiWritten.set(key, at);
+      }
       raised += created;
       if (count < batchSize) break;
     }
@@ -208,7 +237,7 @@ export class AlertEngine {
   private async evaluate(
     tx: Queryable,
     rows: Array<{ seq: number; doc: ChainedEntry }>,
-  ): Promise<NewAlert[]> {
+  ): Promise<{ alerts: NewAlert[]; phiStored: Map<string, number> }> {
     const out: NewAlert[] = [];
     const failed = new Map<string, { seq: number; time: string }>();
     const phiUsers = new Map<string, { seq: number; time: string }>();
@@ -288,7 +317,7 @@ export class AlertEngine {
       }
     }
     const pv = this.rules.phiVolume;
-    await recordPhiAccess(tx, touched, pv.windowMinutes);
+    const phiStored = await recordPhiAccess(tx, touched, pv.windowMinutes, this.phiWritten);
     for (const [user, at] of phiUsers) {
       // Only whether the count passes the threshold matters: at most threshold + 1 rows are read.
       const { rows: c } = await tx.query<{ n: number }>(
@@ -310,7 +339,7 @@ export class AlertEngine {
         });
       }
     }
-    return out;
+    return { alerts: out, phiStored };
   }
 
   /** Raises an alert from outside the rules (a failed verification). */

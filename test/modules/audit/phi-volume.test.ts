@@ -97,6 +97,19 @@ describe('unusual PHI volume rule', () => {
     assert.ok((await lastAt())! < 10, 'five minutes old: moved to the new access');
   });
 
+  test('a pair this process stored moments ago is not written again', async () => {
+    await read('nurse-s', ['p1']);
+    // Aged behind the engine's back: only a write would bring it forward again.
+    await fx.handle.db.query(
+      "UPDATE audit_phi_access SET last_at = now() - interval '5 minutes' WHERE actor_id = 'nurse-s'",
+    );
+    await read('nurse-s', ['p1']);
+    const { rows } = await fx.handle.db.query<{ age: number }>(
+      "SELECT extract(epoch FROM now() - last_at)::float8 AS age FROM audit_phi_access WHERE actor_id = 'nurse-s'",
+    );
+    assert.ok(rows[0]!.age >= 299, 'the second access within a minute sent nothing');
+  });
+
   test('entries this process chained are evaluated from memory, those of another process from the log', async () => {
     const logger = createLogger('silent');
     const counting = countingLogReads(fx.handle.db);
