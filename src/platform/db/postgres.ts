@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
-import { SettingsTracker, settingsStatement, type SessionSettings } from './session-settings.js';
+import {
+  SettingsTracker,
+  settingsLiteralStatement,
+  settingsStatement,
+  type SessionSettings,
+} from './session-settings.js';
 import type { Database, PoolStats, QueryOptions, QueryResult, Transaction } from './types.js';
 import { INT8_OID, NUMERIC_OID, parseInt8, parseNumeric } from './type-parsers.js';
 
@@ -135,10 +140,22 @@ export class PostgresDatabase implements Database {
     const named = this.named;
     const afterCommit = new AfterCommit();
     let committed = false;
-    const settings = new SettingsTracker((s) => applySettings(client, s, true));
+    // BEGIN goes out with the transaction's first statement: as one simple query with the
+    // first settings when it has some (row-level security inputs of every scoped write), so a
+    // write costs one round trip less; not at all when the callback runs no statement.
+    let begun = false;
+    const begin = async () => {
+      if (begun) return;
+      begun = true;
+      await client.query('BEGIN');
+    };
+    const settings = new SettingsTracker(async (s) => {
+      if (begun) return applySettings(client, s, true);
+      begun = true;
+      await client.query(`BEGIN; ${settingsLiteralStatement(s, true, (v) => client.escapeLiteral(v))}`);
+    });
     const useSettings = (s: SessionSettings) => settings.use(s);
     try {
-      await client.query('BEGIN');
       const tx: Transaction = {
         async query<R>(
           sql: string,
@@ -146,21 +163,23 @@ export class PostgresDatabase implements Database {
           options?: QueryOptions,
         ): Promise<QueryResult<R>> {
           if (options?.settings) await useSettings(options.settings);
+          await begin();
           const result = await client.query(statement(sql, params, options, named));
           return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
         },
         async exec(sql: string): Promise<void> {
+          await begin();
           await client.query(sql);
         },
         afterCommit: (cb) => afterCommit.add(cb),
         useSettings,
       };
       const value = await fn(tx);
-      await client.query('COMMIT');
+      if (begun) await client.query('COMMIT');
       committed = true;
       return value;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (begun) await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       client.release();

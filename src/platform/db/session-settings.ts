@@ -22,6 +22,20 @@ export function settingsStatement(
   };
 }
 
+/**
+ * The same statement with the values inlined through `quote` (the driver's literal quoting),
+ * for a simple query that also opens the transaction: such a query carries no parameters.
+ */
+export function settingsLiteralStatement(
+  settings: SessionSettings,
+  local: boolean,
+  quote: (value: string) => string,
+): string {
+  const { params } = settingsStatement(settings, local);
+  const [names, values] = params as [string[], string[]];
+  return `SELECT ${names.map((name, i) => `set_config(${quote(name)}, ${quote(values[i]!)}, ${local})`).join(', ')}`;
+}
+
 const keys = new WeakMap<SessionSettings, string>();
 
 /** A stable key of a set of settings, to tell whether a connection already has them. */

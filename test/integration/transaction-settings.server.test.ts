@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { PostgresDatabase } from '../../src/platform/db/postgres.js';
+
+const SETTING = "SELECT current_setting('iris.scope_patients', true) AS v";
+
+describe('transactions on a PostgreSQL server', () => {
+  let db: PostgresDatabase;
+  before(() => {
+    assert.ok(process.env.DATABASE_URL, 'this test needs DATABASE_URL (a PostgreSQL server)');
+    // One connection: the temporary table below is the same one in every statement.
+    db = new PostgresDatabase({ connectionString: process.env.DATABASE_URL, max: 1 });
+  });
+  after(() => db.close());
+
+  /** The queries one transaction sends, as their first words. */
+  async function sent<T>(fn: Parameters<PostgresDatabase['transaction']>[0]): Promise<string[]> {
+    const texts: string[] = [];
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0] as string | { text: string };
+      texts.push((typeof first === 'string' ? first : first.text).slice(0, 20));
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    try {
+      await db.transaction(fn as (tx: never) => Promise<T>);
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    return texts;
+  }
+
+  test('the first settings of a transaction go out with its BEGIN: one round trip less', async () => {
+    const texts = await sent(async (tx) => {
+      await tx.useSettings({ 'iris.scope_patients': 'p1' });
+      const { rows } = await tx.query<{ v: string }>(SETTING);
+      assert.equal(rows[0]?.v, 'p1');
+    });
+    assert.deepEqual(texts, ['BEGIN; SELECT set_co', SETTING.slice(0, 20), 'COMMIT']);
+  });
+
+  test('values with quotes, backslashes and commas reach the server unchanged', async () => {
+    const value = String.raw`a'b\c,"d" e\\'`;
+    await db.transaction(async (tx) => {
+      await tx.useSettings({ 'iris.scope_patients': value });
+      assert.equal((await tx.query<{ v: string }>(SETTING)).rows[0]?.v, value);
+      // Later changes go as a parameterised statement, as before.
+      await tx.useSettings({ 'iris.scope_patients': `${value}2` });
+      assert.equal((await tx.query<{ v: string }>(SETTING)).rows[0]?.v, `${value}2`);
+    });
+  });
+
+  test('a transaction without statements sends nothing and still runs its after-commit work', async () => {
+    let ran = false;
+    const texts = await sent(async (tx) => {
+      tx.afterCommit(() => {
+        ran = true;
+      });
+    });
+    assert.deepEqual(texts, []);
+    assert.equal(ran, true);
+  });
+
+  test('a failure after the combined BEGIN rolls everything back', async () => {
+    await db.query('CREATE TEMP TABLE IF NOT EXISTS tx_settings_probe (v text)');
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.useSettings({ 'iris.scope_patients': 'p2' });
+        await tx.query('INSERT INTO tx_settings_probe VALUES ($1)', ['written']);
+        await tx.query('SELECT 1/0');
+      }),
+      /division by zero/,
+    );
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM tx_settings_probe');
+    assert.equal(rows[0]?.n, 0);
+    assert.equal((await db.query<{ v: string | null }>(SETTING)).rows[0]?.v ?? '', '');
+  });
+});
