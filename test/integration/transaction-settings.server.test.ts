@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { PostgresDatabase } from '../../src/platform/db/postgres.js';
+import type { Transaction } from '../../src/platform/db/types.js';
 
 const SETTING = "SELECT current_setting('iris.scope_patients', true) AS v";
 
@@ -15,7 +16,7 @@ describe('transactions on a PostgreSQL server', () => {
   after(() => db.close());
 
   /** The queries one transaction sends, as their first words. */
-  async function sent<T>(fn: Parameters<PostgresDatabase['transaction']>[0]): Promise<string[]> {
+  async function sent(fn: (tx: Transaction) => Promise<void>): Promise<string[]> {
     const texts: string[] = [];
     const original = pg.Client.prototype.query;
     pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
@@ -24,7 +25,7 @@ describe('transactions on a PostgreSQL server', () => {
       return (original as (...a: unknown[]) => unknown).apply(this, args);
     } as typeof original;
     try {
-      await db.transaction(fn as (tx: never) => Promise<T>);
+      await db.transaction(fn);
     } finally {
       pg.Client.prototype.query = original;
     }
