@@ -211,7 +211,6 @@ export class AuditWriter implements AuditTrail {
     this.soon.unref();
   }
 
-
   private async tick(): Promise<void> {
     try {
       await this.sequence();
