@@ -207,6 +207,14 @@ function wrap<T>(fn: () => Promise<T>): Promise<T> {
 /** HTTP surface of the audit module. `guard(permission)` authorizes; the lead wires the identity module's. */
 export function registerAuditRoutes(app: FastifyInstance, audit: AuditService, guard: Guard): void {
   const errorResponses = { 400: problem, 401: problem, 403: problem };
+  // Reads of the log first chain what this process recorded: entries wait up to a pass interval
+  // in the intake, and an auditor must see an action the moment after it happened.
+  const readsLog = (permission: string): preHandlerAsyncHookHandler[] => [
+    guard(permission),
+    async () => {
+      await audit.flush();
+    },
+  ];
 
   app.post<{ Body: { from?: number; to?: number } }>(
     '/api/v1/audit/verify',
@@ -252,7 +260,7 @@ export function registerAuditRoutes(app: FastifyInstance, audit: AuditService, g
   }>(
     '/api/v1/audit/entries',
     {
-      preHandler: guard(AUDIT_PERMISSIONS.read),
+      preHandler: readsLog(AUDIT_PERMISSIONS.read),
       schema: {
         tags: ['audit'],
         summary: 'Search audit entries (newest first, cursor paging)',
@@ -311,7 +319,7 @@ export function registerAuditRoutes(app: FastifyInstance, audit: AuditService, g
   app.get<{ Params: { seq: number }; Querystring: { treeSize?: number } }>(
     '/api/v1/audit/entries/:seq/proof',
     {
-      preHandler: guard(AUDIT_PERMISSIONS.read),
+      preHandler: readsLog(AUDIT_PERMISSIONS.read),
       schema: {
         tags: ['audit'],
         summary: 'An entry with its RFC 6962 inclusion proof against a signed checkpoint',
@@ -423,7 +431,7 @@ export function registerAuditRoutes(app: FastifyInstance, audit: AuditService, g
     app.get<{ Querystring: Record<string, string | number | undefined> }>(
       `/api/v1/audit/reports/${r.path}`,
       {
-        preHandler: guard(AUDIT_PERMISSIONS.report),
+        preHandler: readsLog(AUDIT_PERMISSIONS.report),
         schema: {
           tags: ['audit'],
           summary: r.summary,
@@ -454,7 +462,7 @@ export function registerAuditRoutes(app: FastifyInstance, audit: AuditService, g
   app.get<{ Querystring: { sinceSeq?: number; limit?: number } }>(
     '/api/v1/audit/export',
     {
-      preHandler: guard(AUDIT_PERMISSIONS.export),
+      preHandler: readsLog(AUDIT_PERMISSIONS.export),
       schema: {
         tags: ['audit'],
         summary: 'SIEM export: JSON Lines of entries after sinceSeq; X-Next-Seq is the next cursor',
@@ -546,7 +554,7 @@ export function registerAuditRoutes(app: FastifyInstance, audit: AuditService, g
   }>(
     '/fhir/AuditEvent',
     {
-      preHandler: guard(AUDIT_PERMISSIONS.read),
+      preHandler: readsLog(AUDIT_PERMISSIONS.read),
       schema: {
         tags: ['fhir'],
         summary: 'Search AuditEvent (patient, agent, date, type)',

@@ -57,6 +57,8 @@ describe('audit API, reports, FHIR view and alerts', () => {
     };
     fx = await auditFixture({
       checkpointEvery: 5,
+      // Nothing is chained unless asked: reads of the log must flush for themselves.
+      passIntervalMs: 600_000,
       userDirectory: { listUsers: async () => USERS },
       alertNotifier: notifier,
       alertRules: {
@@ -162,6 +164,22 @@ describe('audit API, reports, FHIR view and alerts', () => {
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json().code, 'IRIS_BAD_REQUEST');
     assert.ok(granted.includes('audit:read'));
+  });
+
+  test('an action recorded a moment ago is found at once, in the entries and the FHIR view', async () => {
+    await fx.audit.record(
+      sampleRecord(50, { actor: { type: 'user', id: 'user-9' }, patientIds: ['pat-now'] }),
+    );
+    const entries = (await get('/api/v1/audit/entries?patient=pat-now')).json();
+    assert.deepEqual(
+      entries.entries.map((e: { actor: { id: string } }) => e.actor.id),
+      ['user-9'],
+    );
+    await fx.audit.record(
+      sampleRecord(51, { actor: { type: 'user', id: 'user-9' }, patientIds: ['pat-now'] }),
+    );
+    const bundle = (await get('/fhir/AuditEvent?patient=pat-now')).json();
+    assert.equal(bundle.entry.length, 2);
   });
 
   test('an entry comes with an inclusion proof against a checkpoint', async () => {
