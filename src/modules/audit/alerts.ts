@@ -177,10 +177,13 @@ export class AlertEngine {
     const r = this.recent;
     if (!r) return null;
     const start = cursor + 1 - r.firstSeq;
-    if (start < 0 || start >= r.texts.length) {
-      if (start >= r.texts.length) this.recent = null;
+    // Evaluation went past what is kept (another process's run, say): it is no longer of use.
+    if (start >= r.texts.length) {
+      this.recent = null;
       return null;
     }
+    // Entries before what is kept come from the log first.
+    if (start < 0) return null;
     const texts = r.texts.slice(start, start + limit);
     r.texts.splice(0, start + texts.length);
     r.firstSeq = cursor + 1 + texts.length;

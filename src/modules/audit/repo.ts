@@ -95,23 +95,19 @@ export async function ensurePartition(q: Queryable, month: string): Promise<void
   await q.query('SELECT audit_ensure_partition($1::date)', [month]);
 }
 
-/** A group commit's entries: consecutive seqs from `firstSeq`, one `recordedAt`. */
+/** A group commit's entries: consecutive seqs from `firstSeq`, one `recordedAt`, hashes beside texts. */
 export async function appendChained(
   q: Queryable,
   firstSeq: number,
   recordedAt: string,
-  rows: ReadonlyArray<{ canonical: string; hash: string }>,
+  canonicals: readonly string[],
+  hashes: readonly string[],
 ): Promise<void> {
   await q.query(
     `INSERT INTO audit_log (seq, recorded_at, canonical, hash)
      SELECT $1::int8 + r.n - 1, $2::timestamptz, r.c, h
        FROM unnest(string_to_array($3, chr(2)), string_to_array($4, chr(2))) WITH ORDINALITY AS r(c, h, n)`,
-    [
-      firstSeq,
-      recordedAt,
-      rows.map((r) => r.canonical).join(ROW_SEPARATOR),
-      rows.map((r) => r.hash).join(ROW_SEPARATOR),
-    ],
+    [firstSeq, recordedAt, canonicals.join(ROW_SEPARATOR), hashes.join(ROW_SEPARATOR)],
     { name: 'audit_log_append' },
   );
 }

@@ -293,18 +293,20 @@ export class AuditWriter implements AuditTrail {
           const recorded = head.recordedAt && head.recordedAt > now ? head.recordedAt : now;
           const recordedAt = recorded.toISOString();
           await this.ensureMonth(tx, recordedAt);
-          const rows: Array<{ canonical: string; hash: string }> = [];
+          const canonicals: string[] = [];
+          const hashes: string[] = [];
           let prev = head.hash;
           let seq = head.seq;
           for (const body of bodies) {
             seq += 1;
             const { canonical, hash } = chainParts(decodeParts(body), seq, recordedAt, prev);
-            rows.push({ canonical, hash });
+            canonicals.push(canonical);
+            hashes.push(hash);
             frontier.pushEntryHash(hash);
             prev = hash;
           }
-          await appendChained(tx, head.seq + 1, recordedAt, rows);
-          out.chained = { firstSeq: head.seq + 1, lastSeq: seq, canonicals: rows.map((r) => r.canonical) };
+          await appendChained(tx, head.seq + 1, recordedAt, canonicals, hashes);
+          out.chained = { firstSeq: head.seq + 1, lastSeq: seq, canonicals };
           head.seq = seq;
           head.hash = prev;
           head.recordedAt = recorded;

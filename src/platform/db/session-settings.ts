@@ -7,15 +7,21 @@ import type { Queryable } from './types.js';
  */
 export type SessionSettings = Readonly<Record<string, string>>;
 
+/** The settings' names, each checked to be an `iris.*` name: nothing else may be set this way. */
+function settingNames(settings: SessionSettings): string[] {
+  const names = Object.keys(settings);
+  for (const name of names) {
+    if (!/^iris\.[a-z_]+$/.test(name)) throw new Error(`"${name}" is not an iris.* setting name`);
+  }
+  return names;
+}
+
 /** One statement that sets every setting: session-wide, or to the end of the transaction. */
 export function settingsStatement(
   settings: SessionSettings,
   local: boolean,
 ): { sql: string; params: unknown[] } {
-  const names = Object.keys(settings);
-  for (const name of names) {
-    if (!/^iris\.[a-z_]+$/.test(name)) throw new Error(`"${name}" is not an iris.* setting name`);
-  }
+  const names = settingNames(settings);
   return {
     sql: 'SELECT set_config(s.name, s.value, $3) FROM unnest($1::text[], $2::text[]) AS s(name, value)',
     params: [names, names.map((name) => settings[name]), local],
@@ -31,9 +37,10 @@ export function settingsLiteralStatement(
   local: boolean,
   quote: (value: string) => string,
 ): string {
-  const { params } = settingsStatement(settings, local);
-  const [names, values] = params as [string[], string[]];
-  return `SELECT ${names.map((name, i) => `set_config(${quote(name)}, ${quote(values[i]!)}, ${local})`).join(', ')}`;
+  const calls = settingNames(settings).map(
+    (name) => `set_config(${quote(name)}, ${quote(settings[name]!)}, ${local})`,
+  );
+  return `SELECT ${calls.join(', ')}`;
 }
 
 const keys = new WeakMap<SessionSettings, string>();
