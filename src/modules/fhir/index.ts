@@ -19,6 +19,7 @@ export { requestCallContext } from './http/principal-context.js';
 export { registerFhirRoutes } from './routes/index.js';
 export { createFhirStore, fhirStore, type CreateOptions, type FhirStore } from './service.js';
 export type { ReadOptions, ReadResult } from './store/read.js';
+export type { PatientRecords } from './store/patient-records.js';
 export type { WriteResult } from './store/write.js';
 
 /** Overrides of what the module takes from the context (tests); by default the context's guards and ports. */

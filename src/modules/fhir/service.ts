@@ -16,6 +16,7 @@ import {
   type ReadResult,
   type VersionRef,
 } from './store/read.js';
+import { readPatientRecords, type PatientRecords } from './store/patient-records.js';
 import {
   createResource,
   createManyTrusted,
@@ -54,6 +55,16 @@ export interface FhirStore {
     refs: readonly VersionRef[],
     options?: ReadOptions,
   ): Promise<Map<string, ReadResult>>;
+  /**
+   * A patient and, per type, what `<Type>?patient=Patient/<id>` finds (at most `limitPerType`
+   * each), in one round trip and one audit entry.
+   */
+  patientRecords(
+    ctx: CallContext,
+    patientId: string,
+    types: readonly string[],
+    limitPerType?: number,
+  ): Promise<PatientRecords>;
   /** Every match of a search (all pages, up to `limit`), e.g. `{ patient: 'Patient/1' }`. */
   search(ctx: CallContext, type: string, query: Query, limit?: number): Promise<Resource[]>;
   create(
@@ -117,6 +128,8 @@ export function createFhirStore(rt: FhirRuntime): FhirStore {
     runtime: rt,
     read: (ctx, type, id, options) => readResource(rt, ctx, type, id, rt.db, options),
     vread: (ctx, type, id, versionId, options) => vreadResource(rt, ctx, type, id, versionId, rt.db, options),
+    patientRecords: (ctx, patientId, types, limitPerType = 10_000) =>
+      readPatientRecords(rt, ctx, patientId, types, limitPerType),
     async search(ctx, type, query, limit = 10_000) {
       const found: Resource[] = [];
       let cursor: string | undefined;

@@ -1,5 +1,6 @@
 import type { AppContext } from '../../platform/context.js';
 import type { DomainEvent, SubscriberDefinition } from '../../platform/events/port.js';
+import { TickBatch } from '../../platform/tick-batch.js';
 import type { EndpointRepository } from './endpoints.js';
 import { enqueue } from './submissions.js';
 
@@ -7,6 +8,13 @@ interface ImmunizationChange {
   id: string;
   versionId: string;
   patientIds?: string[];
+}
+
+interface DoseChange {
+  immunizationId: string;
+  immunizationVersion: number;
+  patientId: string | null;
+  operation: 'submit' | 'delete';
 }
 
 export const SYNC_EVENTS = ['immunization.recorded', 'immunization.updated', 'immunization.deleted'];
@@ -21,32 +29,36 @@ export function syncSubscriber(
   endpoints: EndpointRepository,
   queued: (endpointIds: string[]) => void,
 ): SubscriberDefinition {
+  // The doses of a Bundle arrive together: one look at the endpoints and one transaction for all.
+  const batch = new TickBatch<DoseChange>(async (changes) => {
+    const enabled = await endpoints.enabledIds();
+    if (enabled.length === 0) return;
+    const added = new Set<string>();
+    await ctx.db.transaction(async (tx) => {
+      for (const change of changes) {
+        for (const endpointId of enabled) {
+          const row = await enqueue(tx, { endpointId, ...change, trigger: 'event' });
+          if (row) added.add(endpointId);
+        }
+      }
+    });
+    if (added.size > 0) queued([...added]);
+  });
   return {
     name: 'registry.sync',
     events: SYNC_EVENTS,
-    concurrency: 8,
+    concurrency: 256,
     retry: { maxAttempts: 20, baseDelayMs: 500, maxDelayMs: 60_000 },
     async handle(event: DomainEvent) {
       const change = event.payload as unknown as ImmunizationChange;
       const version = Number(change.versionId);
       if (!change.id || !Number.isSafeInteger(version)) return;
-      const enabled = await endpoints.enabledIds();
-      if (enabled.length === 0) return;
-      const added: string[] = [];
-      await ctx.db.transaction(async (tx) => {
-        for (const endpointId of enabled) {
-          const row = await enqueue(tx, {
-            endpointId,
-            immunizationId: change.id,
-            immunizationVersion: version,
-            patientId: change.patientIds?.[0] ?? null,
-            operation: event.type === 'immunization.deleted' ? 'delete' : 'submit',
-            trigger: 'event',
-          });
-          if (row) added.push(endpointId);
-        }
+      await batch.add({
+        immunizationId: change.id,
+        immunizationVersion: version,
+        patientId: change.patientIds?.[0] ?? null,
+        operation: event.type === 'immunization.deleted' ? 'delete' : 'submit',
       });
-      if (added.length > 0) queued(added);
     },
   };
 }

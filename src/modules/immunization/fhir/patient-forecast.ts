@@ -11,7 +11,8 @@ export interface PatientForecast {
   parameters: Parameters;
 }
 
-// Observations of a patient can be many (vitals, labs): enough for any immunity finding.
+// Observations of a patient can be many (vitals, labs): enough for any immunity finding. The
+// limit is per type; a patient's doses and conditions are far fewer.
 const OBSERVATION_LIMIT = 2000;
 
 /** Same date and id order every time, so the same records give the same stored answer. */
@@ -33,20 +34,17 @@ export async function forecastStoredPatient(
   patientId: string,
   assessmentDate: string,
 ): Promise<PatientForecast> {
-  const { resource } = await store.read(ctx, 'Patient', patientId);
-  const patient = resource as Patient;
+  const readable = (type: string) => ctx.can?.(type, 'read') ?? true;
+  const types = ['Immunization', ...['Condition', 'Observation'].filter(readable)];
+  const records = await store.patientRecords(ctx, patientId, types, OBSERVATION_LIMIT);
+  const patient = records.patient.resource as Patient;
   if (!patient.birthDate || !/^\d{4}-\d{2}-\d{2}$/.test(patient.birthDate)) {
     throw errors.unprocessable(`Patient/${patientId} has no full birthDate (YYYY-MM-DD) to forecast from`);
   }
-  const subject = { patient: `Patient/${patientId}` };
-  const immunizations = ((await store.search(ctx, 'Immunization', subject)) as Immunization[]).sort(
-    byDateThenId,
-  );
-  const readable = (type: string) => ctx.can?.(type, 'read') ?? true;
-  const conditions = readable('Condition') ? await store.search(ctx, 'Condition', subject) : [];
-  const observations = readable('Observation')
-    ? await store.search(ctx, 'Observation', subject, OBSERVATION_LIMIT)
-    : [];
+  const ofType = (type: string) => records.resources.filter((r) => r.resourceType === type);
+  const immunizations = (ofType('Immunization') as Immunization[]).sort(byDateThenId);
+  const conditions = ofType('Condition');
+  const observations = ofType('Observation');
   const param = (name: string) => (r: FhirResource) => ({ name, resource: r });
   const request: Parameters = {
     resourceType: 'Parameters',

@@ -10,9 +10,20 @@ interface KeyState {
  * starts. A caller is answered by a run that started after its call, never by one already in
  * progress, so a recomputation "from the stored state" always includes what the caller
  * committed before asking. A burst of N requests for one key costs at most two runs.
+ *
+ * At most `maxRunning` runs (all keys together) are in progress; a run waiting for its turn is
+ * still open to new callers of its key. So callers may be many (every dose of a Bundle handed
+ * over at once) while the work they share stays bounded, and the doses of one patient meet in
+ * one run instead of the later ones arriving after it started.
  */
 export class Coalescer {
   private readonly keys = new Map<string, KeyState>();
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly maxRunning = Number.POSITIVE_INFINITY) {
+    if (!(maxRunning >= 1)) throw new RangeError('maxRunning must be at least 1');
+  }
 
   run(key: string, fn: () => Promise<unknown>): Promise<void> {
     let state = this.keys.get(key);
@@ -28,10 +39,15 @@ export class Coalescer {
     const queued: Promise<void> = before
       .catch(() => undefined)
       .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => this.slot())
       .then(async () => {
         s.queued = undefined;
         s.running = queued;
-        await fn();
+        try {
+          await fn();
+        } finally {
+          this.release();
+        }
       })
       .finally(() => {
         if (s.running === queued) s.running = undefined;
@@ -44,5 +60,20 @@ export class Coalescer {
   /** Keys with a run queued or in progress (tests). */
   get size(): number {
     return this.keys.size;
+  }
+
+  private slot(): Promise<void> | undefined {
+    if (this.running < this.maxRunning) {
+      this.running += 1;
+      return undefined;
+    }
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the slot straight to the longest waiting run, or frees it. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running -= 1;
   }
 }

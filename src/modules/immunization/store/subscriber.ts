@@ -4,6 +4,8 @@ import { Coalescer } from './coalesce.js';
 import { refreshRecommendation } from './recommendation.js';
 
 export const RECOMMENDATION_SUBSCRIBER = 'immunization.recommendation-refresh';
+const DELIVERIES_AT_ONCE = 256;
+const FORECASTS_AT_ONCE = 8;
 
 /**
  * The patients whose forecast an Immunization change touches. The FHIR store names them all:
@@ -23,14 +25,17 @@ function affectedPatients(event: DomainEvent): string[] {
  * Order does not matter (each run reads the current records), so deliveries run side by side;
  * the doses of one patient recorded together (a transaction Bundle, an import) share one
  * forecast run, and one patient never has two runs at once in this process, so an older
- * computation cannot overwrite a newer one.
+ * computation cannot overwrite a newer one. Many deliveries are taken at once so that the doses
+ * of a Bundle are all waiting when their patient's run starts (measured on an import of 1,000
+ * patients with three doses each: 1,886 runs with 8 deliveries at a time, against 1 per
+ * patient now), while the forecasts computed at once stay few.
  */
 export function recommendationSubscriber(ctx: AppContext): SubscriberDefinition {
-  const runs = new Coalescer();
+  const runs = new Coalescer(FORECASTS_AT_ONCE);
   return {
     name: RECOMMENDATION_SUBSCRIBER,
     events: ['immunization.recorded', 'immunization.updated', 'immunization.deleted'],
-    concurrency: 8,
+    concurrency: DELIVERIES_AT_ONCE,
     async handle(event) {
       if (event.aggregate.type !== 'Immunization') return;
       await Promise.all(

@@ -88,4 +88,38 @@ describe('per-key coalescing of recomputations', () => {
     assert.equal(runs, 2);
     assert.equal(c.size, 0);
   });
+
+  test('at most maxRunning runs at once; a run waiting for its turn still takes new callers', async () => {
+    const c = new Coalescer(2);
+    const g = gate();
+    const first = [c.run('p1', g.fn), c.run('p2', g.fn)];
+    while (g.started.length < 2) await new Promise((r) => setImmediate(r));
+    const third = c.run('p3', g.fn);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(g.started.length, 2, 'the third key waits for a slot');
+    // Callers arriving while p3 waits are answered by that run: it has not read anything yet.
+    const joined = [c.run('p3', g.fn), c.run('p3', g.fn)];
+    await g.releaseNext();
+    await first[0];
+    while (g.started.length < 3) await new Promise((r) => setImmediate(r));
+    await g.releaseNext();
+    await g.releaseNext();
+    await Promise.all([...first, third, ...joined]);
+    assert.equal(g.started.length, 3, 'p3 ran once for its three callers');
+    assert.equal(c.size, 0);
+  });
+
+  test('a failing run gives its slot back', async () => {
+    const c = new Coalescer(1);
+    await assert.rejects(
+      c.run('p1', async () => {
+        throw new Error('boom');
+      }),
+    );
+    let ran = false;
+    await c.run('p2', async () => {
+      ran = true;
+    });
+    assert.equal(ran, true);
+  });
 });
