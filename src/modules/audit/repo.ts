@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/types.js';
+import type { Queryable, Transaction } from '../../platform/db/types.js';
 import type { ChainedEntry } from './chain.js';
 
 /** SQL of the audit module. Everything else goes through these functions. */
@@ -17,10 +17,15 @@ export interface ChainHead {
 
 // The statements of every audited request and of each group commit are prepared once per
 // connection (names below); parsing them each time cost more than running some of them.
+const INSERT_INTAKE = 'INSERT INTO audit_intake (occurred_at, body) VALUES ($1, $2)';
+
 export async function insertIntake(q: Queryable, occurredAt: string, body: string): Promise<void> {
-  await q.query('INSERT INTO audit_intake (occurred_at, body) VALUES ($1, $2)', [occurredAt, body], {
-    name: 'audit_intake_insert',
-  });
+  await q.query(INSERT_INTAKE, [occurredAt, body], { name: 'audit_intake_insert' });
+}
+
+/** The intake row of an entry of `tx`, sent with the transaction's next statement or its commit. */
+export function deferIntake(tx: Transaction, occurredAt: string, body: string): void {
+  tx.defer(INSERT_INTAKE, [occurredAt, body], { name: 'audit_intake_insert' });
 }
 
 // Batches travel as one text parameter per column, rows separated by U+0002: canonical JSON
@@ -29,18 +34,25 @@ export async function insertIntake(q: Queryable, occurredAt: string, body: strin
 // themselves escaped JSON (that cost more than the rest of the insert).
 const ROW_SEPARATOR = '\u0002';
 
-export async function insertIntakeBatch(
-  q: Queryable,
-  rows: ReadonlyArray<{ occurredAt: string; body: string }>,
-): Promise<void> {
-  // Ordered, so the entries are chained in the order given.
-  await q.query(
-    `INSERT INTO audit_intake (occurred_at, body)
-     SELECT o::timestamptz, b FROM unnest(string_to_array($1, chr(2)), string_to_array($2, chr(2)))
-       WITH ORDINALITY AS r(o, b, n) ORDER BY n`,
-    [rows.map((r) => r.occurredAt).join(ROW_SEPARATOR), rows.map((r) => r.body).join(ROW_SEPARATOR)],
-    { name: 'audit_intake_insert_batch' },
-  );
+// Ordered, so the entries are chained in the order given.
+const INSERT_INTAKE_BATCH = `INSERT INTO audit_intake (occurred_at, body)
+  SELECT o::timestamptz, b FROM unnest(string_to_array($1, chr(2)), string_to_array($2, chr(2)))
+    WITH ORDINALITY AS r(o, b, n) ORDER BY n`;
+
+type IntakeRows = ReadonlyArray<{ occurredAt: string; body: string }>;
+
+const batchParams = (rows: IntakeRows) => [
+  rows.map((r) => r.occurredAt).join(ROW_SEPARATOR),
+  rows.map((r) => r.body).join(ROW_SEPARATOR),
+];
+
+export async function insertIntakeBatch(q: Queryable, rows: IntakeRows): Promise<void> {
+  await q.query(INSERT_INTAKE_BATCH, batchParams(rows), { name: 'audit_intake_insert_batch' });
+}
+
+/** Intake rows of entries of `tx`, sent with the transaction's next statement or its commit. */
+export function deferIntakeBatch(tx: Transaction, rows: IntakeRows): void {
+  tx.defer(INSERT_INTAKE_BATCH, batchParams(rows), { name: 'audit_intake_insert_batch' });
 }
 
 /**

@@ -7,6 +7,8 @@ import { exportPendingCheckpoints, signCheckpoint, type CheckpointSink } from '.
 import { MerkleFrontier } from './merkle.js';
 import {
   appendChained,
+  deferIntake,
+  deferIntakeBatch,
   ensurePartition,
   insertCheckpoint,
   insertIntake,
@@ -56,7 +58,7 @@ interface Buffered extends Waiter {
 }
 
 function isTransaction(q: Queryable): q is Transaction {
-  return typeof (q as Partial<Transaction>).afterCommit === 'function';
+  return typeof (q as Partial<Transaction>).defer === 'function';
 }
 
 function isDatabase(q: Queryable): q is Database {
@@ -67,7 +69,8 @@ function isDatabase(q: Queryable): q is Database {
  * The audit trail writer.
  *
  * `record()` only inserts into `audit_intake`: inside the caller's transaction when given one
- * (so the entry commits or rolls back with the audited change), otherwise in a shared
+ * (so the entry commits or rolls back with the audited change; the row goes with the
+ * transaction's next statement or its commit, not a round trip of its own), otherwise in a shared
  * multi-row INSERT with whatever else was recorded in the same tick. Nothing contends on the
  * chain there.
  *
@@ -130,13 +133,16 @@ export class AuditWriter implements AuditTrail {
     if (this.closed) throw new Error('the audit trail is closed');
     const normalized = normalizeRecord(entry, this.now());
     const body = encodeParts(canonicalParts(normalized));
+    if (tx && isTransaction(tx)) {
+      // Nothing in the transaction reads the row: it goes with the next statement or the commit.
+      deferIntake(tx, normalized.time, body);
+      tx.afterCommit(() => {
+        this.sequenceSoon();
+      });
+      return;
+    }
     if (tx && !isDatabase(tx)) {
       await insertIntake(tx, normalized.time, body);
-      if (isTransaction(tx)) {
-        tx.afterCommit(() => {
-          this.sequenceSoon();
-        });
-      }
       return;
     }
     await new Promise<void>((resolve, reject) => {
@@ -153,18 +159,18 @@ export class AuditWriter implements AuditTrail {
       return;
     }
     const now = this.now();
-    await insertIntakeBatch(
-      tx,
-      entries.map((entry) => {
-        const normalized = normalizeRecord(entry, now);
-        return { occurredAt: normalized.time, body: encodeParts(canonicalParts(normalized)) };
-      }),
-    );
+    const rows = entries.map((entry) => {
+      const normalized = normalizeRecord(entry, now);
+      return { occurredAt: normalized.time, body: encodeParts(canonicalParts(normalized)) };
+    });
     if (isTransaction(tx)) {
+      deferIntakeBatch(tx, rows);
       tx.afterCommit(() => {
         this.sequenceSoon();
       });
+      return;
     }
+    await insertIntakeBatch(tx, rows);
   }
 
   /** Chains everything committed to the intake before this call; resolves once it is in the log. */

@@ -73,43 +73,80 @@ export interface NewVersion {
   sealed: Sealed;
 }
 
+/** Adds a parameter and answers its placeholder. */
+type Param = (value: unknown) => string;
+
 /**
- * Stores new versions: their history rows and current rows, in one round trip however many.
- * Binary columns travel as base64 text arrays, which every driver serialises alike.
+ * The CTEs storing new versions: their history rows and current rows. Binary columns travel as
+ * base64 text arrays, which every driver serialises alike. `only` (a condition) stores them
+ * only when it holds.
  */
-export async function insertVersions(q: Queryable, versions: readonly NewVersion[]): Promise<void> {
-  if (versions.length === 0) return;
-  const column = <T>(pick: (v: NewVersion) => T) => versions.map(pick);
-  const b64 = (pick: (v: NewVersion) => Buffer) => versions.map((v) => pick(v).toString('base64'));
-  await q.query(
-    `WITH v AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::boolean[], $6::text[],
-                            $7::text[], $8::text[], $9::text[], $10::text[])
-         AS v(resource_type, id, version, last_updated, deleted, kid, wrapped_key, iv, content, method)),
-     history AS (
+function versionCtes(versions: readonly NewVersion[], p: Param, only = ''): string[] {
+  const column = <T>(pick: (v: NewVersion) => T) => p(versions.map(pick));
+  const b64 = (pick: (v: NewVersion) => Buffer) => p(versions.map((v) => pick(v).toString('base64')));
+  return [
+    `v AS (
+       SELECT * FROM unnest(${column((v) => v.type)}::text[], ${column((v) => v.id)}::text[],
+         ${column((v) => v.version)}::int[], ${column((v) => v.lastUpdated)}::timestamptz[],
+         ${column((v) => v.deleted)}::boolean[], ${column((v) => v.sealed.kid)}::text[],
+         ${b64((v) => v.sealed.wrappedKey)}::text[], ${b64((v) => v.sealed.iv)}::text[],
+         ${b64((v) => v.sealed.content)}::text[], ${column((v) => v.method)}::text[])
+         AS v(resource_type, id, version, last_updated, deleted, kid, wrapped_key, iv, content, method)${only})`,
+    `history AS (
        INSERT INTO fhir_resource_history (${VERSION_COLUMNS}, method)
        SELECT resource_type, id, version, last_updated, deleted, kid, decode(wrapped_key, 'base64'),
-              decode(iv, 'base64'), decode(content, 'base64'), method FROM v)
-     INSERT INTO fhir_resource (${VERSION_COLUMNS})
-     SELECT resource_type, id, version, last_updated, deleted, kid, decode(wrapped_key, 'base64'),
-            decode(iv, 'base64'), decode(content, 'base64') FROM v
-     ON CONFLICT (resource_type, id) DO UPDATE SET version = EXCLUDED.version,
-       last_updated = EXCLUDED.last_updated, deleted = EXCLUDED.deleted, kid = EXCLUDED.kid,
-       wrapped_key = EXCLUDED.wrapped_key, iv = EXCLUDED.iv, content = EXCLUDED.content`,
-    [
-      column((v) => v.type),
-      column((v) => v.id),
-      column((v) => v.version),
-      column((v) => v.lastUpdated),
-      column((v) => v.deleted),
-      column((v) => v.sealed.kid),
-      b64((v) => v.sealed.wrappedKey),
-      b64((v) => v.sealed.iv),
-      b64((v) => v.sealed.content),
-      column((v) => v.method),
-    ],
-    { name: 'fhir_insert_versions' },
+              decode(iv, 'base64'), decode(content, 'base64'), method FROM v)`,
+    `current AS (
+       INSERT INTO fhir_resource (${VERSION_COLUMNS})
+       SELECT resource_type, id, version, last_updated, deleted, kid, decode(wrapped_key, 'base64'),
+              decode(iv, 'base64'), decode(content, 'base64') FROM v
+       ON CONFLICT (resource_type, id) DO UPDATE SET version = EXCLUDED.version,
+         last_updated = EXCLUDED.last_updated, deleted = EXCLUDED.deleted, kid = EXCLUDED.kid,
+         wrapped_key = EXCLUDED.wrapped_key, iv = EXCLUDED.iv, content = EXCLUDED.content)`,
+  ];
+}
+
+function placeholders(params: unknown[]): Param {
+  return (value) => `$${params.push(value)}`;
+}
+
+/** Patients a write concerns that must each be managed by one of `organizations`. */
+export interface WriteGuard {
+  patients: readonly string[];
+  organizations: readonly string[];
+}
+
+/**
+ * Stores new versions and the index rows of resources that have none (new ones, or ones whose
+ * rows were just cleared) in one statement: one round trip for a write instead of two. With a
+ * guard, nothing is stored and the answer is false unless every guard patient is managed by
+ * one of its organizations (the organization-scope check of a write, made by the same round trip).
+ */
+export async function insertVersionsAndIndex(
+  q: Queryable,
+  versions: readonly NewVersion[],
+  resources: readonly IndexedResource[],
+  guard?: WriteGuard,
+): Promise<boolean> {
+  const params: unknown[] = [];
+  const p = placeholders(params);
+  const ctes: string[] = [];
+  let only = '';
+  if (guard) {
+    const patients = [...new Set(guard.patients)];
+    ctes.push(`ok AS (SELECT count(*) = ${p(patients.length)}::int8 AS ok FROM fhir_patient_organization
+       WHERE patient_id = ANY(${p(patients)}::text[]) AND organization_id = ANY(${p(guard.organizations)}::text[]))`);
+    only = ' WHERE (SELECT ok FROM ok)';
+  }
+  ctes.push(...versionCtes(versions, p, only));
+  const index = indexInserts(resources, p, only);
+  index.inserts.forEach((sql, i) => ctes.push(`i${i} AS (${sql})`));
+  const result = await q.query<{ ok: boolean }>(
+    `WITH ${ctes.join(', ')} SELECT ${guard ? '(SELECT ok FROM ok)' : 'TRUE'} AS ok`,
+    params,
+    { name: `fhir_write_${guard ? 'guarded_' : ''}${index.shape.join('_')}` },
   );
+  return result.rows[0]?.ok === true;
 }
 
 /** Open period ends are stored as PostgreSQL's infinities. */
@@ -134,23 +171,26 @@ function clearIndexSql(match: string, patientMatch?: string): string {
   return `WITH ${deletes.map((sql, i) => `d${i} AS (${sql})`).join(', ')} SELECT 1`;
 }
 
-/** Replaces the index rows and compartment membership of one resource. */
-export async function writeIndex(
+/** Clears the index rows and compartment membership of one resource, before new ones are inserted. */
+export async function clearIndex(q: Queryable, type: string, id: string): Promise<void> {
+  const sql = clearIndexSql(
+    'resource_type = $1 AND resource_id = $2',
+    type === 'Patient' ? 'patient_id = $2' : undefined,
+  );
+  await q.query(sql, [type, id]);
+}
+
+/** Which of these patients one of the organizations manages. */
+export async function managedBy(
   q: Queryable,
-  type: string,
-  id: string,
-  rows: IndexRows | null,
-  /** False for a resource that never had a version: there are no rows to replace. */
-  replace = true,
-): Promise<void> {
-  if (replace) {
-    const sql = clearIndexSql(
-      'resource_type = $1 AND resource_id = $2',
-      type === 'Patient' ? 'patient_id = $2' : undefined,
-    );
-    await q.query(sql, [type, id]);
-  }
-  if (rows) await insertIndexRows(q, [{ type, id, rows }]);
+  patients: readonly string[],
+  organizations: readonly string[],
+): Promise<string[]> {
+  const known = await q.query<{ patient_id: string }>(
+    'SELECT patient_id FROM fhir_patient_organization WHERE patient_id = ANY($1::text[]) AND organization_id = ANY($2::text[])',
+    [patients, organizations],
+  );
+  return known.rows.map((r) => r.patient_id);
 }
 
 /** Replaces the index rows and compartment membership of many resources in two round trips. */
@@ -180,6 +220,23 @@ export interface IndexedResource {
  */
 export async function insertIndexRows(q: Queryable, resources: readonly IndexedResource[]): Promise<void> {
   const params: unknown[] = [];
+  const { inserts, shape } = indexInserts(resources, placeholders(params));
+  if (inserts.length === 0) return;
+  await q.query(`WITH ${inserts.map((sql, i) => `i${i} AS (${sql})`).join(', ')} SELECT 1`, params, {
+    name: `fhir_idx_${shape.join('_')}`,
+  });
+}
+
+/**
+ * The INSERTs of the index rows and compartment membership of resources (one per table that
+ * gets rows), and the shape naming those tables. `only` (a condition) inserts them only when
+ * it holds.
+ */
+function indexInserts(
+  resources: readonly IndexedResource[],
+  p: Param,
+  only = '',
+): { inserts: string[]; shape: string[] } {
   const inserts: string[] = [];
   const shape: string[] = [];
   const bulk = (
@@ -199,12 +256,12 @@ export async function insertIndexRows(q: Queryable, resources: readonly IndexedR
       }
     }
     if (types.length === 0) return;
-    shape.push(table);
+    shape.push(table.replace(/^fhir_(idx_)?/, ''));
     const list = [types, ids, ...data]
-      .map((values, i) => `$${params.push(values)}::${i < 2 ? 'text' : casts[i - 2]}[]`)
+      .map((values, i) => `${p(values)}::${i < 2 ? 'text' : casts[i - 2]}[]`)
       .join(', ');
     inserts.push(
-      `INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) SELECT * FROM unnest(${list})`,
+      `INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) SELECT * FROM unnest(${list})${only}`,
     );
   };
   bulk(
@@ -249,16 +306,13 @@ export async function insertIndexRows(q: Queryable, resources: readonly IndexedR
   bulk('fhir_compartment', ['patient_id'], ['text'], (r) => r.patients.map((p) => [p]));
   const owned = resources.filter((r) => r.type === 'Patient' && r.rows.organizationId);
   if (owned.length > 0) {
-    shape.push('fhir_patient_organization');
+    shape.push('patient_organization');
     inserts.push(
       `INSERT INTO fhir_patient_organization (patient_id, organization_id)
-       SELECT * FROM unnest($${params.push(owned.map((r) => r.id))}::text[], $${params.push(owned.map((r) => r.rows.organizationId))}::text[])`,
+       SELECT * FROM unnest(${p(owned.map((r) => r.id))}::text[], ${p(owned.map((r) => r.rows.organizationId))}::text[])${only}`,
     );
   }
-  if (inserts.length === 0) return;
-  await q.query(`WITH ${inserts.map((sql, i) => `i${i} AS (${sql})`).join(', ')} SELECT 1`, params, {
-    name: `fhir_idx_${shape.map((t) => t.replace(/^fhir_(idx_)?/, '')).join('_')}`,
-  });
+  return { inserts, shape };
 }
 
 export async function compartmentOf(q: Queryable, type: string, id: string): Promise<string[]> {

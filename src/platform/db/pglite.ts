@@ -1,6 +1,7 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import { Mutex } from 'async-mutex';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
+import { deferredBatches, type DeferredStatement } from './deferred.js';
 import { SettingsTracker, settingsStatement, type SessionSettings } from './session-settings.js';
 import type { Database, PoolStats, QueryOptions, QueryResult, Transaction } from './types.js';
 import { parseInt8, parseNumeric } from './type-parsers.js';
@@ -53,18 +54,36 @@ export class PgliteDatabase implements Database {
       this.pg.transaction(async (inner) => {
         const settings = new SettingsTracker((s) => this.applySettings(inner, s, true));
         const useSettings = (s: SessionSettings) => settings.use(s);
+        // Combined as on a server, so deferred statements behave the same on both.
+        let deferred: DeferredStatement[] = [];
+        const flush = async () => {
+          const batches = deferredBatches(deferred);
+          deferred = [];
+          for (const combined of batches) {
+            combined.deliver(
+              (await this.run<Record<string, unknown>>(inner, combined.sql, combined.params)).rows,
+            );
+          }
+        };
         const tx: Transaction = {
           query: async <R>(sql: string, params: readonly unknown[] = [], options?: QueryOptions) => {
             if (options?.settings) await useSettings(options.settings);
+            await flush();
             return this.run<R>(inner, sql, params);
           },
           exec: async (sql: string) => {
+            await flush();
             await inner.exec(sql);
+          },
+          defer(sql, params, options = {}) {
+            deferred.push({ sql, params, ...options });
           },
           afterCommit: (cb) => afterCommit.add(cb),
           useSettings,
         };
-        return fn(tx);
+        const value = await fn(tx);
+        await flush();
+        return value;
       }),
     );
     // Outside the gate: callbacks may use the database themselves.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
+import { deferredBatches, type DeferredStatement } from './deferred.js';
 import {
   SettingsTracker,
   settingsLiteralStatement,
@@ -155,6 +156,27 @@ export class PostgresDatabase implements Database {
       await client.query(`BEGIN; ${settingsLiteralStatement(s, true, (v) => client.escapeLiteral(v))}`);
     });
     const useSettings = (s: SessionSettings) => settings.use(s);
+    let deferred: DeferredStatement[] = [];
+    /** `last`: at the commit, when nothing else will follow. */
+    const flush = async (last = false) => {
+      if (deferred.length === 0) return;
+      const batches = deferredBatches(deferred);
+      deferred = [];
+      // A transaction that only deferred statements is, combined, one statement: atomic on its
+      // own, so it goes without BEGIN and COMMIT (one round trip instead of three).
+      if (!(last && !begun && batches.length === 1)) await begin();
+      for (const combined of batches) {
+        const result = await client.query(
+          statement(
+            combined.sql,
+            combined.params,
+            combined.name ? { name: combined.name } : undefined,
+            named,
+          ),
+        );
+        combined.deliver(result.rows as Record<string, unknown>[]);
+      }
+    };
     try {
       const tx: Transaction = {
         async query<R>(
@@ -163,18 +185,24 @@ export class PostgresDatabase implements Database {
           options?: QueryOptions,
         ): Promise<QueryResult<R>> {
           if (options?.settings) await useSettings(options.settings);
+          await flush();
           await begin();
           const result = await client.query(statement(sql, params, options, named));
           return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length };
         },
         async exec(sql: string): Promise<void> {
+          await flush();
           await begin();
           await client.query(sql);
+        },
+        defer(sql, params, options = {}) {
+          deferred.push({ sql, params, ...options });
         },
         afterCommit: (cb) => afterCommit.add(cb),
         useSettings,
       };
       const value = await fn(tx);
+      await flush(true);
       if (begun) await client.query('COMMIT');
       committed = true;
       return value;

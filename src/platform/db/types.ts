@@ -30,9 +30,28 @@ export interface Queryable {
   ): Promise<QueryResult<T>>;
 }
 
+/** Options of a deferred statement. */
+export interface DeferOptions {
+  /** As for a query: prepared under this name (combined statements under their names joined). */
+  name?: string;
+  /**
+   * Receives the rows its RETURNING clause gave, when the statement has run (before the commit).
+   * Combined with others, the rows come back through JSON: numbers, strings and booleans as
+   * they were, timestamps as text.
+   */
+  rows?: (rows: Record<string, unknown>[]) => void;
+}
+
 /** An open transaction; `exec` runs a multi-statement script inside it (migrations). */
 export interface Transaction extends Queryable {
   exec(sql: string): Promise<void>;
+  /**
+   * Queues a statement whose outcome nothing in the transaction waits for (an audit entry, an
+   * outbox row). The queued statements go to the database together, as one statement, before
+   * the transaction's next query or its commit, and their failure fails that query or the
+   * commit: a round trip each saved, same atomicity.
+   */
+  defer(sql: string, params: readonly unknown[], options?: DeferOptions): void;
   /**
    * Runs `fn` once the transaction has committed (never on rollback), e.g. to hand committed
    * events to in-process subscribers. Errors thrown by `fn` do not undo the commit.

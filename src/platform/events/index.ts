@@ -17,9 +17,10 @@ import {
 } from './dlq.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
+  deferEvent,
   envelope,
-  insertEvent,
-  insertEvents,
+  deferEvents,
+  type InsertedDelivery,
   type InsertedEventDelivery,
 } from './outbox.js';
 import type { BackgroundService, DomainEvent, EventBus, NewEvent, RetryPolicy } from './port.js';
@@ -132,8 +133,15 @@ export function createEventBus(db: Database, logger: Logger, options: EventBusOp
   async function publish<P>(tx: Transaction, event: NewEvent<P>): Promise<DomainEvent<P>> {
     const full = envelope(event, maxPayloadBytes);
     const local = started ? dispatcher.localDeliveries(full.type) : [];
-    const rows = await insertEvent(tx, full, local, workerId, leaseMs);
-    if (rows.length > 0) tx.afterCommit(() => dispatcher.committed(full as DomainEvent, rows));
+    let rows: InsertedDelivery[] = [];
+    deferEvent(tx, full, local, workerId, leaseMs, (inserted) => {
+      rows = inserted;
+    });
+    if (local.length > 0) {
+      tx.afterCommit(() => {
+        if (rows.length > 0) dispatcher.committed(full as DomainEvent, rows);
+      });
+    }
     return full;
   }
 
@@ -142,22 +150,22 @@ export function createEventBus(db: Database, logger: Logger, options: EventBusOp
     events: ReadonlyArray<NewEvent<unknown>>,
   ): Promise<DomainEvent<unknown>[]> {
     const full = events.map((event) => envelope(event, maxPayloadBytes));
-    const rows = await insertEvents(
+    const byEvent = new Map<string, InsertedEventDelivery[]>();
+    deferEvents(
       tx,
       full.map((event) => ({ event, local: started ? dispatcher.localDeliveries(event.type) : [] })),
       workerId,
       leaseMs,
+      (rows) => {
+        for (const row of rows) byEvent.set(row.event_id, [...(byEvent.get(row.event_id) ?? []), row]);
+      },
     );
-    if (rows.length > 0) {
-      const byEvent = new Map<string, InsertedEventDelivery[]>();
-      for (const row of rows) byEvent.set(row.event_id, [...(byEvent.get(row.event_id) ?? []), row]);
-      tx.afterCommit(() => {
-        for (const event of full) {
-          const mine = byEvent.get(event.id);
-          if (mine) dispatcher.committed(event as DomainEvent, mine);
-        }
-      });
-    }
+    tx.afterCommit(() => {
+      for (const event of full) {
+        const mine = byEvent.get(event.id);
+        if (mine) dispatcher.committed(event as DomainEvent, mine);
+      }
+    });
     return full;
   }
 

@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { Queryable } from '../db/types.js';
+import type { Transaction } from '../db/types.js';
 import type { Actor, DomainEvent, NewEvent } from './port.js';
 import { isValidEventType } from './patterns.js';
 
@@ -74,21 +74,23 @@ export interface InsertedDelivery {
 
 /**
  * Writes the event, and the delivery rows of this process's matching subscribers, in one
- * statement inside the caller's transaction. A republished event id inserts nothing (the
- * publish is idempotent) and returns no deliveries.
+ * statement of the caller's transaction, deferred to its next statement or its commit (nothing
+ * in the transaction reads it). `inserted` gets the delivery rows before the commit; a
+ * republished event id inserts nothing (the publish is idempotent) and gives none.
  */
-export async function insertEvent(
-  tx: Queryable,
+export function deferEvent(
+  tx: Transaction,
   event: DomainEvent<unknown>,
   local: readonly LocalDelivery[],
   owner: string,
   leaseMs: number,
-): Promise<InsertedDelivery[]> {
+  inserted: (rows: InsertedDelivery[]) => void,
+): void {
   if (local.length === 0) {
-    await tx.query(INSERT_EVENT, eventParams(event), { name: 'iris_events_insert' });
-    return [];
+    tx.defer(INSERT_EVENT, eventParams(event), { name: 'iris_events_insert' });
+    return;
   }
-  const result = await tx.query<InsertedDelivery>(
+  tx.defer(
     `WITH e AS (${INSERT_EVENT} RETURNING seq, id)
      INSERT INTO iris_event_deliveries (subscriber, event_id, event_seq, aggregate_key, status, attempts, owner, lease_until)
      SELECT s.name, e.id, e.seq, $12, s.status,
@@ -105,9 +107,11 @@ export async function insertEvent(
       local.map((l) => l.subscriber),
       local.map((l) => l.status),
     ],
-    { name: 'iris_events_insert_delivering' },
+    {
+      name: 'iris_events_insert_delivering',
+      rows: (rows) => inserted(rows as unknown as InsertedDelivery[]),
+    },
   );
-  return result.rows;
 }
 
 export interface InsertedEventDelivery extends InsertedDelivery {
@@ -116,16 +120,18 @@ export interface InsertedEventDelivery extends InsertedDelivery {
 
 /**
  * Writes several events, and each one's deliveries to this process's matching subscribers, in
- * one statement inside the caller's transaction (bulk work: one round trip instead of one per
- * event). Events keep their order of sequence numbers; a republished id inserts nothing.
+ * one statement of the caller's transaction, deferred like `deferEvent`'s (bulk work: one
+ * statement instead of one per event). Events keep their order of sequence numbers; a
+ * republished id inserts nothing.
  */
-export async function insertEvents(
-  tx: Queryable,
+export function deferEvents(
+  tx: Transaction,
   events: ReadonlyArray<{ event: DomainEvent<unknown>; local: readonly LocalDelivery[] }>,
   owner: string,
   leaseMs: number,
-): Promise<InsertedEventDelivery[]> {
-  if (events.length === 0) return [];
+  inserted: (rows: InsertedEventDelivery[]) => void,
+): void {
+  if (events.length === 0) return;
   const rows = events.map(({ event: e }, n) => ({
     n,
     id: e.id,
@@ -148,7 +154,7 @@ export async function insertEvents(
       aggregate_key: aggregateKey(event.aggregate),
     })),
   );
-  const result = await tx.query<InsertedEventDelivery>(
+  tx.defer(
     `WITH e AS (
        INSERT INTO iris_events (id, type, schema_version, occurred_at, actor_type, actor_id,
          aggregate_type, aggregate_id, correlation_id, causation_id, payload)
@@ -168,9 +174,11 @@ export async function insertEvents(
        ON d.event_id = e.id
      RETURNING id, subscriber, status, event_id::text`,
     [JSON.stringify(rows), owner, leaseMs, JSON.stringify(deliveries)],
-    { name: 'iris_events_insert_many' },
+    {
+      name: 'iris_events_insert_many',
+      rows: (returned) => inserted(returned as unknown as InsertedEventDelivery[]),
+    },
   );
-  return result.rows;
 }
 
 export interface EventRow {

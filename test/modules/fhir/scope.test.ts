@@ -129,4 +129,67 @@ describe('patient scope inside the SQL', () => {
     });
     assert.equal(update.statusCode, 404);
   });
+
+  test('an organization scope writes records of its own patients only; a refused write stores nothing', async () => {
+    const scope: PatientScope = {
+      kind: 'organizations',
+      organizationIds: [ids.orgA as string],
+      extraPatientIds: [],
+    };
+    const count = async () =>
+      (await h.app.inject({ method: 'GET', url: '/fhir/Immunization?_total=accurate' })).json().total;
+    const before = await count();
+    const own = await h.app.inject({
+      method: 'POST',
+      url: '/fhir/Immunization',
+      headers: { ...FHIR, ...as(scope) },
+      payload: immunization(ids.pa as string),
+    });
+    assert.equal(own.statusCode, 201, own.body);
+    const other = await h.app.inject({
+      method: 'POST',
+      url: '/fhir/Immunization',
+      headers: { ...FHIR, ...as(scope) },
+      payload: immunization(ids.pb as string),
+    });
+    assert.equal(other.statusCode, 403);
+    assert.equal(other.json().resourceType, 'OperationOutcome');
+    assert.equal(await count(), before + 1, 'the refused create stored nothing');
+
+    // Moving its own record to another organization's patient is refused; the record stays as it was.
+    const moved = { ...own.json(), patient: { reference: `Patient/${ids.pb}` } };
+    const update = await h.app.inject({
+      method: 'PUT',
+      url: `/fhir/Immunization/${own.json().id}`,
+      headers: { ...FHIR, ...as(scope) },
+      payload: moved,
+    });
+    assert.equal(update.statusCode, 403);
+    const current = (
+      await h.app.inject({ method: 'GET', url: `/fhir/Immunization/${own.json().id}` })
+    ).json();
+    assert.equal(current.meta.versionId, '1');
+    assert.equal(current.patient.reference, `Patient/${ids.pa}`);
+    const byPatient = (
+      await h.app.inject({ method: 'GET', url: `/fhir/Immunization?patient=${ids.pa}` })
+    ).json();
+    assert.ok(byPatient.entry.some((e: { resource: { id: string } }) => e.resource.id === own.json().id));
+
+    // A transaction with one such entry is refused whole.
+    const tx = await h.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { ...FHIR, ...as(scope) },
+      payload: {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [ids.pa, ids.pb].map((p) => ({
+          request: { method: 'POST', url: 'Immunization' },
+          resource: immunization(p as string),
+        })),
+      },
+    });
+    assert.equal(tx.statusCode, 403, tx.body);
+    assert.equal(await count(), before + 1, 'the refused transaction stored nothing');
+  });
 });

@@ -6,12 +6,13 @@ import type { Queryable, Transaction } from '../../../platform/db/types.js';
 import { errors } from '../../../platform/http/errors.js';
 import { extractIndex } from '../indexing/extract.js';
 import {
-  insertIndexRows,
-  insertVersions,
+  clearIndex,
+  insertVersionsAndIndex,
+  managedBy,
   readCurrent,
   sealedOf,
-  writeIndex,
   type StoredVersion,
+  type WriteGuard,
 } from '../repo.js';
 import { assertValid, ID_PATTERN } from '../validation.js';
 import {
@@ -45,22 +46,25 @@ export function matchVersion(ifMatch: string): string {
   return ifMatch.replace(/^W\//, '').replace(/"/g, '').trim();
 }
 
-async function assertWritable(q: Queryable, scope: PatientScope, patients: string[], org: string | null) {
-  if (scope.kind === 'all' || patients.length === 0) return;
+const outsideAccess = () => errors.forbidden('the resource belongs to a patient outside your access');
+
+/**
+ * Whether the caller may write a resource of these patients (and, for a Patient, managed by
+ * `org`): throws 403 when the scope alone says no, answers null when it alone says yes, and
+ * otherwise the guard the database must confirm (each patient managed by one of the caller's
+ * organizations).
+ */
+function writeGuard(scope: PatientScope, patients: string[], org: string | null): WriteGuard | null {
+  if (scope.kind === 'all' || patients.length === 0) return null;
   if (scope.kind === 'none') throw errors.forbidden('no patient records are within your access');
   if (scope.kind === 'patients') {
-    if (patients.every((p) => scope.patientIds.includes(p))) return;
-    throw errors.forbidden('the resource belongs to a patient outside your access');
+    if (patients.every((p) => scope.patientIds.includes(p))) return null;
+    throw outsideAccess();
   }
   const outside = patients.filter((p) => !scope.extraPatientIds.includes(p));
-  if (outside.length === 0) return;
-  if (org && scope.organizationIds.includes(org) && outside.length === 1) return;
-  const known = await q.query<{ patient_id: string }>(
-    'SELECT patient_id FROM fhir_patient_organization WHERE patient_id = ANY($1::text[]) AND organization_id = ANY($2::text[])',
-    [outside, scope.organizationIds],
-  );
-  if (known.rows.length < outside.length)
-    throw errors.forbidden('the resource belongs to a patient outside your access');
+  if (outside.length === 0) return null;
+  if (org && scope.organizationIds.includes(org) && outside.length === 1) return null;
+  return { patients: outside, organizations: scope.organizationIds };
 }
 
 /** Stores one new version (or a deletion), its index rows, audit entry and event, inside `tx`. */
@@ -86,15 +90,21 @@ async function persist(
   } as Resource;
   const rows = deleted ? null : extractIndex(resource, rt.registry, rt.blind);
   await useRowScope(tx, ctx.scope);
-  if (rows) await assertWritable(tx, ctx.scope, rows.patients, rows.organizationId);
-  // Read before writeIndex replaces the compartment rows: a delete, or an update that moves the
-  // resource to another patient, concerns the patients it belonged to as well as its new ones.
+  const guard = rows ? writeGuard(ctx.scope, rows.patients, rows.organizationId) : null;
+  // Read before the index rows are replaced: a delete, or an update that moves the resource to
+  // another patient, concerns the patients it belonged to as well as its new ones.
   const before = await currentPatients(tx, type, id, previous);
   const patientIds = [...new Set([...before, ...(rows?.patients ?? [])])];
   const sealed = rt.cipher.seal(type, id, version, JSON.stringify(resource));
-  await insertVersions(tx, [{ type, id, version, lastUpdated, deleted, method, sealed }]);
+  if (previous !== undefined) await clearIndex(tx, type, id);
+  const stored = await insertVersionsAndIndex(
+    tx,
+    [{ type, id, version, lastUpdated, deleted, method, sealed }],
+    rows ? [{ type, id, rows }] : [],
+    guard ?? undefined,
+  );
+  if (!stored) throw outsideAccess();
   tx.afterCommit(() => rt.statistics.noteWrites(1));
-  await writeIndex(tx, type, id, rows, previous !== undefined);
   await audit(
     rt,
     ctx,
@@ -222,13 +232,26 @@ export async function createManyTrusted(
       : [],
   );
   await useRowScope(tx, scope);
-  for (const [i, { rows }] of written.entries()) {
-    const patients = rows.patients.filter((p) => !ownNew.has(p));
-    await assertWritable(tx, scope, patients, rows.organizationId).catch((error: unknown) =>
-      failed(i, error),
-    );
+  const guards = written.map(({ rows }, i) => {
+    try {
+      return writeGuard(
+        scope,
+        rows.patients.filter((p) => !ownNew.has(p)),
+        rows.organizationId,
+      );
+    } catch (error) {
+      return failed(i, error);
+    }
+  });
+  // The patients the scope alone cannot decide, looked up together: one round trip per batch.
+  const unsure = [...new Set(guards.flatMap((g) => g?.patients ?? []))];
+  if (unsure.length > 0 && scope.kind === 'organizations') {
+    const known = new Set(await managedBy(tx, unsure, scope.organizationIds));
+    guards.forEach((guard, i) => {
+      if (guard?.patients.some((p) => !known.has(p))) failed(i, outsideAccess());
+    });
   }
-  await insertVersions(
+  await insertVersionsAndIndex(
     tx,
     written.map(({ resource }) => ({
       type: resource.resourceType,
@@ -239,12 +262,9 @@ export async function createManyTrusted(
       method: 'POST' as const,
       sealed: rt.cipher.seal(resource.resourceType, resource.id as string, 1, JSON.stringify(resource)),
     })),
-  );
-  tx.afterCommit(() => rt.statistics.noteWrites(written.length));
-  await insertIndexRows(
-    tx,
     written.map(({ resource, rows }) => ({ type: resource.resourceType, id: resource.id as string, rows })),
   );
+  tx.afterCommit(() => rt.statistics.noteWrites(written.length));
   if (rt.audit) {
     await rt.audit.recordMany(
       written.map(({ resource, rows }) =>
