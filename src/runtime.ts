@@ -90,13 +90,14 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       closers.unshift(() => redis.quit());
     }
     const events = createEventBus(database.db, logger);
-    closers.unshift(() => events.stop());
     const audit = createAuditTrail(database.db, keyring, storage, logger, {
       dataDir: config.dataDir,
       timer: options.server,
       checkpointsToStorage: config.storage.kind === 's3',
     });
     closers.unshift(() => audit.close());
+    // Closed first: handlers still running audit what they do, so the trail closes after them.
+    closers.unshift(() => events.stop());
     subscribeAuditEvents(events, audit);
     const base = { config, db: database.db, cache, storage, keyring, logger, events, audit };
     // The guards are built from the context they guard; same object, so per-context caches agree.
