@@ -2,7 +2,7 @@ import type { AppContext } from '../../platform/context.js';
 import type { DomainEvent, SubscriberDefinition } from '../../platform/events/port.js';
 import { TickBatch } from '../../platform/tick-batch.js';
 import type { EndpointRepository } from './endpoints.js';
-import { enqueue } from './submissions.js';
+import { enqueue, type NewSubmission } from './submissions.js';
 
 interface ImmunizationChange {
   id: string;
@@ -10,12 +10,8 @@ interface ImmunizationChange {
   patientIds?: string[];
 }
 
-interface DoseChange {
-  immunizationId: string;
-  immunizationVersion: number;
-  patientId: string | null;
-  operation: 'submit' | 'delete';
-}
+/** A submission to queue for every enabled registry. */
+type DoseChange = Omit<NewSubmission, 'endpointId' | 'trigger' | 'requestedBy'>;
 
 export const SYNC_EVENTS = ['immunization.recorded', 'immunization.updated', 'immunization.deleted'];
 

@@ -1,7 +1,7 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import { Mutex } from 'async-mutex';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
-import { deferredBatches, type DeferredStatement } from './deferred.js';
+import { DeferredQueue, sendDeferred } from './deferred.js';
 import { SettingsTracker, settingsStatement, type SessionSettings } from './session-settings.js';
 import type { Database, PoolStats, QueryOptions, QueryResult, Transaction } from './types.js';
 import { parseInt8, parseNumeric } from './type-parsers.js';
@@ -55,16 +55,12 @@ export class PgliteDatabase implements Database {
         const settings = new SettingsTracker((s) => this.applySettings(inner, s, true));
         const useSettings = (s: SessionSettings) => settings.use(s);
         // Combined as on a server, so deferred statements behave the same on both.
-        let deferred: DeferredStatement[] = [];
-        const flush = async () => {
-          const batches = deferredBatches(deferred);
-          deferred = [];
-          for (const combined of batches) {
-            combined.deliver(
-              (await this.run<Record<string, unknown>>(inner, combined.sql, combined.params)).rows,
-            );
-          }
-        };
+        const deferred = new DeferredQueue();
+        const flush = () =>
+          sendDeferred(
+            deferred.take(),
+            async (c) => (await this.run<Record<string, unknown>>(inner, c.sql, c.params)).rows,
+          );
         const tx: Transaction = {
           query: async <R>(sql: string, params: readonly unknown[] = [], options?: QueryOptions) => {
             if (options?.settings) await useSettings(options.settings);
@@ -75,9 +71,7 @@ export class PgliteDatabase implements Database {
             await flush();
             await inner.exec(sql);
           },
-          defer(sql, params, options = {}) {
-            deferred.push({ sql, params, ...options });
-          },
+          defer: (sql, params, options) => deferred.add(sql, params, options),
           afterCommit: (cb) => afterCommit.add(cb),
           useSettings,
         };

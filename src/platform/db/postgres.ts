@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
-import { deferredBatches, type DeferredStatement } from './deferred.js';
+import { DeferredQueue, sendDeferred } from './deferred.js';
 import {
   SettingsTracker,
   settingsLiteralStatement,
@@ -156,26 +156,18 @@ export class PostgresDatabase implements Database {
       await client.query(`BEGIN; ${settingsLiteralStatement(s, true, (v) => client.escapeLiteral(v))}`);
     });
     const useSettings = (s: SessionSettings) => settings.use(s);
-    let deferred: DeferredStatement[] = [];
+    const deferred = new DeferredQueue();
     /** `last`: at the commit, when nothing else will follow. */
     const flush = async (last = false) => {
-      if (deferred.length === 0) return;
-      const batches = deferredBatches(deferred);
-      deferred = [];
+      const batches = deferred.take();
+      if (batches.length === 0) return;
       // A transaction that only deferred statements is, combined, one statement: atomic on its
       // own, so it goes without BEGIN and COMMIT (one round trip instead of three).
       if (!(last && !begun && batches.length === 1)) await begin();
-      for (const combined of batches) {
-        const result = await client.query(
-          statement(
-            combined.sql,
-            combined.params,
-            combined.name ? { name: combined.name } : undefined,
-            named,
-          ),
-        );
-        combined.deliver(result.rows as Record<string, unknown>[]);
-      }
+      await sendDeferred(batches, async (combined) => {
+        const options = combined.name ? { name: combined.name } : undefined;
+        return (await client.query(statement(combined.sql, combined.params, options, named))).rows;
+      });
     };
     try {
       const tx: Transaction = {
@@ -195,9 +187,7 @@ export class PostgresDatabase implements Database {
           await begin();
           await client.query(sql);
         },
-        defer(sql, params, options = {}) {
-          deferred.push({ sql, params, ...options });
-        },
+        defer: (sql, params, options) => deferred.add(sql, params, options),
         afterCommit: (cb) => afterCommit.add(cb),
         useSettings,
       };

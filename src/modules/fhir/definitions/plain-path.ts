@@ -104,7 +104,7 @@ function parse(expression: string): { root: string; steps: Array<Step | Filter> 
           );
         });
       }
-      rest = rest.slice((where ?? toType)?.[0].length ?? 0);
+      rest = rest.slice(((where ?? toType) as RegExpExecArray)[0].length);
       continue;
     }
     const name = MEMBER.exec(rest)?.[1];
@@ -133,8 +133,9 @@ function read(element: Record<string, unknown>, key: string, type: string, into:
     const extensions = Array.isArray(extra) ? extra : [];
     for (let i = 0; i < Math.max(values.length, extensions.length); i++) {
       const value: unknown = values[i];
-      if (value !== null && value !== undefined) into.push({ type, value });
-      else if (extensions[i] !== null && extensions[i] !== undefined) into.push({ type, value });
+      const extension: unknown = extensions[i];
+      if ((value !== null && value !== undefined) || (extension !== null && extension !== undefined))
+        into.push({ type, value });
     }
   } else if (found !== null && found !== undefined) into.push({ type, value: found });
   else if (extra !== null && extra !== undefined) into.push({ type, value: undefined });

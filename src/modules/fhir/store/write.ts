@@ -50,20 +50,20 @@ const outsideAccess = () => errors.forbidden('the resource belongs to a patient 
 
 /**
  * Whether the caller may write a resource of these patients (and, for a Patient, managed by
- * `org`): throws 403 when the scope alone says no, answers null when it alone says yes, and
+ * `org`): throws 403 when the scope alone says no, answers undefined when it alone says yes, and
  * otherwise the guard the database must confirm (each patient managed by one of the caller's
  * organizations).
  */
-function writeGuard(scope: PatientScope, patients: string[], org: string | null): WriteGuard | null {
-  if (scope.kind === 'all' || patients.length === 0) return null;
+function writeGuard(scope: PatientScope, patients: string[], org: string | null): WriteGuard | undefined {
+  if (scope.kind === 'all' || patients.length === 0) return undefined;
   if (scope.kind === 'none') throw errors.forbidden('no patient records are within your access');
   if (scope.kind === 'patients') {
-    if (patients.every((p) => scope.patientIds.includes(p))) return null;
+    if (patients.every((p) => scope.patientIds.includes(p))) return undefined;
     throw outsideAccess();
   }
   const outside = patients.filter((p) => !scope.extraPatientIds.includes(p));
-  if (outside.length === 0) return null;
-  if (org && scope.organizationIds.includes(org) && outside.length === 1) return null;
+  if (outside.length === 0) return undefined;
+  if (org && scope.organizationIds.includes(org) && outside.length === 1) return undefined;
   return { patients: outside, organizations: scope.organizationIds };
 }
 
@@ -90,7 +90,7 @@ async function persist(
   } as Resource;
   const rows = deleted ? null : extractIndex(resource, rt.registry, rt.blind);
   await useRowScope(tx, ctx.scope);
-  const guard = rows ? writeGuard(ctx.scope, rows.patients, rows.organizationId) : null;
+  const guard = rows ? writeGuard(ctx.scope, rows.patients, rows.organizationId) : undefined;
   // Read before the index rows are replaced: a delete, or an update that moves the resource to
   // another patient, concerns the patients it belonged to as well as its new ones.
   const before = await currentPatients(tx, type, id, previous);
@@ -101,7 +101,7 @@ async function persist(
     tx,
     [{ type, id, version, lastUpdated, deleted, method, sealed }],
     rows ? [{ type, id, rows }] : [],
-    guard ?? undefined,
+    guard,
   );
   if (!stored) throw outsideAccess();
   tx.afterCommit(() => rt.statistics.noteWrites(1));
