@@ -5,7 +5,7 @@
  * (autocannon over loopback), so the RSS column is the server's alone.
  *
  * The data is loaded as the issue asks, through transaction Bundles: BENCH_FHIR_PATIENTS patients
- * (default 1000) with three immunizations each, split between two organizations. Each run uses
+ * (default 1000) with BENCH_FHIR_DOSES immunizations each (default 3), split between two organizations. Each run uses
  * organizations and accounts of its own, so a PostgreSQL database that already holds data (an
  * earlier run) is not read by this one.
  */
@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { FAMILIES, GIVEN, measure, patientBundle } from './fhir.bench.js';
+import { dosesPerPatient, FAMILIES, GIVEN, measure, patientBundle } from './fhir.bench.js';
 import { measureHttp } from './lib/http.js';
 import type { ServerHandle } from './lib/server.js';
 import type { BenchContext, Row, Suite } from './lib/suite.js';
@@ -119,8 +119,9 @@ async function load(
   nurses: ReadonlyArray<{ email: string; organization: string }>,
   patients: number,
 ): Promise<Row> {
+  const doses = dosesPerPatient();
   const row = await measure(
-    `FHIR transaction bundle import, resources/s (${PER_BUNDLE} patients + ${PER_BUNDLE * 3} immunizations each)`,
+    `FHIR transaction bundle import, resources/s (${PER_BUNDLE} patients + ${PER_BUNDLE * doses} immunizations each)`,
     Math.ceil(patients / PER_BUNDLE),
     2,
     async (i) => {
@@ -130,10 +131,10 @@ async function load(
         accounts.token(nurse.email),
         'POST',
         '/fhir',
-        patientBundle(i * PER_BUNDLE, PER_BUNDLE, [nurse.organization]),
+        patientBundle(i * PER_BUNDLE, PER_BUNDLE, [nurse.organization], doses),
       );
     },
-    PER_BUNDLE * 4,
+    PER_BUNDLE * (1 + doses),
   );
   // The RSS that matters is the server's, not this load generator's.
   return { ...row, rssMb: await server.rssMb() };

@@ -77,4 +77,25 @@ describe('transactions on a PostgreSQL server', () => {
     assert.equal(rows[0]?.n, 0);
     assert.equal((await db.query<{ v: string | null }>(SETTING)).rows[0]?.v ?? '', '');
   });
+
+  test('a script run first goes out with BEGIN, and what it did rolls back with the transaction', async () => {
+    await db.query('CREATE TEMP TABLE IF NOT EXISTS tx_exec_probe (v text)');
+    const texts = await sent(async (tx) => {
+      await tx.exec("INSERT INTO tx_exec_probe VALUES ('kept')");
+      await tx.query('SELECT 1');
+    });
+    assert.deepEqual(texts, ['BEGIN; INSERT INTO t', 'SELECT 1', 'COMMIT']);
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.exec("INSERT INTO tx_exec_probe VALUES ('undone')");
+        await tx.query('SELECT 1/0');
+      }),
+      /division by zero/,
+    );
+    const { rows } = await db.query<{ v: string }>('SELECT v FROM tx_exec_probe ORDER BY v');
+    assert.deepEqual(
+      rows.map((r) => r.v),
+      ['kept'],
+    );
+  });
 });

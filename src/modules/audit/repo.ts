@@ -107,15 +107,26 @@ export async function ensurePartition(q: Queryable, month: string): Promise<void
   await q.query('SELECT audit_ensure_partition($1::date)', [month]);
 }
 
-/** A group commit's entries: consecutive seqs from `firstSeq`, one `recordedAt`, hashes beside texts. */
-export async function appendChained(
-  q: Queryable,
+/**
+ * Takes the sequencer lock for the rest of `tx`: one sequencer at a time across every process
+ * on the database. Sent as a script, so it travels with the transaction's BEGIN.
+ */
+export async function lockSequencer(tx: Transaction): Promise<void> {
+  await tx.exec(`SELECT pg_advisory_xact_lock(${SEQUENCER_LOCK})`);
+}
+
+/**
+ * A group commit's entries: consecutive seqs from `firstSeq`, one `recordedAt`, hashes beside
+ * texts. Deferred: nothing in the pass reads them back, so they go with the head's update.
+ */
+export function deferAppendChained(
+  tx: Transaction,
   firstSeq: number,
   recordedAt: string,
   canonicals: readonly string[],
   hashes: readonly string[],
-): Promise<void> {
-  await q.query(
+): void {
+  tx.defer(
     `INSERT INTO audit_log (seq, recorded_at, canonical, hash)
      SELECT $1::int8 + r.n - 1, $2::timestamptz, r.c, h
        FROM unnest(string_to_array($3, chr(2)), string_to_array($4, chr(2))) WITH ORDINALITY AS r(c, h, n)`,
@@ -124,8 +135,9 @@ export async function appendChained(
   );
 }
 
-export async function updateHead(q: Queryable, head: ChainHead): Promise<void> {
-  await q.query(
+/** The head after a pass, sent with the transaction's next statement or its commit. */
+export function deferUpdateHead(tx: Transaction, head: ChainHead): void {
+  tx.defer(
     `UPDATE audit_chain_head SET seq = $1, hash = $2, recorded_at = $3, frontier = $4,
             checkpoint_seq = $5, checkpoint_at = $6 WHERE id = 1`,
     [head.seq, head.hash, head.recordedAt, head.frontier, head.checkpointSeq, head.checkpointAt],

@@ -5,7 +5,7 @@ import type { Database } from '../../platform/db/types.js';
 import type { ObjectStorage } from '../../platform/storage/port.js';
 import { listCheckpoints, signCheckpoint } from './checkpoints.js';
 import { MerkleFrontier } from './merkle.js';
-import { insertCheckpoint, SEQUENCER_LOCK } from './repo.js';
+import { insertCheckpoint, lockSequencer } from './repo.js';
 
 /** §164.316(b)(2): six years. The database refuses to drop anything younger, whatever this says. */
 export const DEFAULT_RETENTION_YEARS = 6;
@@ -119,7 +119,7 @@ async function archivePartition(
 /** Signs a checkpoint of tree size `seq` unless one exists, rebuilding the frontier from the nearest earlier one. */
 async function ensureCheckpointAt(db: Database, keyring: Keyring, seq: number): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [SEQUENCER_LOCK]);
+    await lockSequencer(tx);
     const existing = await tx.query('SELECT 1 FROM audit_checkpoints WHERE tree_size = $1', [seq]);
     if (existing.rowCount > 0) return;
     const { rows: prior } = await tx.query<{ tree_size: number; frontier: string[] }>(

@@ -6,17 +6,17 @@ import { canonicalParts, chainParts, decodeParts, encodeParts, normalizeRecord }
 import { exportPendingCheckpoints, signCheckpoint, type CheckpointSink } from './checkpoints.js';
 import { MerkleFrontier } from './merkle.js';
 import {
-  appendChained,
+  deferAppendChained,
   deferIntake,
   deferIntakeBatch,
+  deferUpdateHead,
   ensurePartition,
   insertCheckpoint,
   insertIntake,
   insertIntakeBatch,
+  lockSequencer,
   readHead,
   takeIntake,
-  SEQUENCER_LOCK,
-  updateHead,
 } from './repo.js';
 
 export interface AuditWriterOptions {
@@ -196,11 +196,11 @@ export class AuditWriter implements AuditTrail {
   async checkpointNow(): Promise<void> {
     await this.flush();
     await this.db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [SEQUENCER_LOCK]);
+      await lockSequencer(tx);
       const head = await readHead(tx);
       if (head.seq === head.checkpointSeq) return;
       await this.writeCheckpoint(tx, head, MerkleFrontier.fromHex(head.seq, head.frontier));
-      await updateHead(tx, head);
+      deferUpdateHead(tx, head);
     });
     await exportPendingCheckpoints(this.db, this.sinks, this.logger);
   }
@@ -281,9 +281,7 @@ export class AuditWriter implements AuditTrail {
     };
     const count = await this.db
       .transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock($1)', [SEQUENCER_LOCK], {
-          name: 'audit_sequencer_lock',
-        });
+        await lockSequencer(tx);
         const head = await readHead(tx);
         const intake = await takeIntake(tx, this.batchSize);
         const bodies = intake.map((i) => i.body);
@@ -311,7 +309,7 @@ export class AuditWriter implements AuditTrail {
             frontier.pushEntryHash(hash);
             prev = hash;
           }
-          await appendChained(tx, head.seq + 1, recordedAt, canonicals, hashes);
+          deferAppendChained(tx, head.seq + 1, recordedAt, canonicals, hashes);
           out.chained = { firstSeq: head.seq + 1, lastSeq: seq, canonicals };
           head.seq = seq;
           head.hash = prev;
@@ -325,7 +323,7 @@ export class AuditWriter implements AuditTrail {
           await this.writeCheckpoint(tx, head, frontier);
           out.checkpointed = true;
         }
-        await updateHead(tx, head);
+        deferUpdateHead(tx, head);
         return bodies.length;
       })
       .catch((error: unknown) => {

@@ -71,6 +71,20 @@ export interface PostgresOptions {
   namedStatements?: boolean;
 }
 
+/**
+ * Session settings sent when connecting. On a server, JIT compilation is off: this is short
+ * transactional work, and where the planner cannot see a LIMIT (a prepared statement) it
+ * overestimates costs and compiled the event bus's claim each time, 120 to 250 ms of a claim
+ * that runs in 2 ms.
+ */
+function startupOptions(options: PostgresOptions): string | undefined {
+  const settings = [
+    ...(options.socketDir ? [] : ['-c jit=off']),
+    ...(options.schema ? [`-c search_path=${options.schema},public`] : []),
+  ];
+  return settings.length > 0 ? settings.join(' ') : undefined;
+}
+
 /** A pooled connection to a PostgreSQL server (or to a shared PGlite over its socket). */
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
@@ -93,7 +107,7 @@ export class PostgresDatabase implements Database {
       max: options.max,
       types,
       application_name: options.applicationName ?? 'iris',
-      options: options.schema ? `-c search_path=${options.schema},public` : undefined,
+      options: startupOptions(options),
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 10_000,
     });
@@ -184,8 +198,13 @@ export class PostgresDatabase implements Database {
         },
         async exec(sql: string): Promise<void> {
           await flush();
-          await begin();
-          await client.query(sql);
+          if (begun) {
+            await client.query(sql);
+            return;
+          }
+          // A simple query may hold several statements: BEGIN rides with the first one.
+          begun = true;
+          await client.query(`BEGIN; ${sql}`);
         },
         defer: (sql, params, options) => deferred.add(sql, params, options),
         afterCommit: (cb) => afterCommit.add(cb),
