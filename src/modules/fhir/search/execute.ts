@@ -8,6 +8,7 @@ import { scopedQueryable } from '../store/row-security.js';
 import { CriteriaBuilder } from './criteria.js';
 import { loadIncludes } from './include.js';
 import type { Criterion, SearchRequest } from './parse.js';
+import { searchStatement } from './prepared.js';
 import { Params, scopeSql } from './scope.js';
 import { cursorValue, decodeCursor, encodeCursor, keysetSql, orderBy, sortKeys } from './sort.js';
 
@@ -90,10 +91,12 @@ export async function runSearch(
   const reverse = cursor?.direction === 'previous';
   const page = cursor ? `${where}\n AND ${keysetSql(keys, cursor.values, reverse, params)}` : where;
   const keyColumns = keys.map((k, i) => `${k.expr} AS k${i}`).join(', ');
+  const sql = `SELECT ${ROW_COLUMNS}, ${keyColumns} FROM fhir_resource r WHERE ${page}
+     ORDER BY ${orderBy(keys, reverse)} LIMIT ${request.count + 1}`;
   const result = await scopedQueryable(q, ctx.scope).query<Row & Record<string, unknown>>(
-    `SELECT ${ROW_COLUMNS}, ${keyColumns} FROM fhir_resource r WHERE ${page}
-     ORDER BY ${orderBy(keys, reverse)} LIMIT ${request.count + 1}`,
+    sql,
     params.values,
+    searchStatement(sql),
   );
   const more = result.rows.length > request.count;
   const rows = result.rows.slice(0, request.count);
