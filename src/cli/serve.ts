@@ -12,11 +12,6 @@ export async function serve(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const server = await startServer(config, logger);
-  logger.info({ url: server.url, mode: server.runtime.database.mode, env: config.env }, 'server listening');
-  process.stdout.write(
-    `IRIS Health is serving at ${server.url}\n  API docs: ${server.url}/docs\n  FHIR base: ${server.url}/fhir\n`,
-  );
-
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down');
     server
@@ -31,6 +26,12 @@ export async function serve(): Promise<void> {
         exitAfterFlush(logger, 1);
       });
   };
+  // Listening before the announcement: a SIGTERM without a listener kills the process at once,
+  // so one sent as soon as "serving" appeared could skip the graceful stop.
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  logger.info({ url: server.url, mode: server.runtime.database.mode, env: config.env }, 'server listening');
+  process.stdout.write(
+    `IRIS Health is serving at ${server.url}\n  API docs: ${server.url}/docs\n  FHIR base: ${server.url}/fhir\n`,
+  );
 }

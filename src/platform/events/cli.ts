@@ -73,10 +73,13 @@ export function registerEventCommands(program: Command, load: () => Promise<Even
     .description('run event subscribers and scheduled jobs until SIGTERM/SIGINT')
     .action(
       action(async () => {
+        // Listening before anything is announced: a SIGTERM without a listener kills the process
+        // at once, so one sent as soon as "running" appeared could skip the graceful stop.
+        const signal = untilSignal();
         const { events } = await load();
         await events.start('worker');
         print(`iris worker ${events.workerId} running; stop with SIGTERM or Ctrl-C`);
-        await untilSignal();
+        await signal;
         await events.stop();
         print('iris worker stopped');
       }),
