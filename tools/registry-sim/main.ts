@@ -83,19 +83,20 @@ if (faultsJson) {
 
 try {
   const sim = await startRegistrySim(options);
-  console.log(`registry-sim listening
-  SOAP  ${sim.soapUrl}   (WSDL: ${sim.soapUrl}?wsdl)
-  FHIR  ${sim.fhirUrl}
-  OAuth ${sim.tokenUrl}${options.oauth ? '' : '   (disabled: no --client-id)'}
-  admin ${sim.url}/sim/stats | /sim/doses | /sim/faults | /sim/reset | /sim/health`);
   const stop = () => {
     sim.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
+  // Listening before the announcement, which tests wait for before they send the signal.
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  console.log(`registry-sim listening
+  SOAP  ${sim.soapUrl}   (WSDL: ${sim.soapUrl}?wsdl)
+  FHIR  ${sim.fhirUrl}
+  OAuth ${sim.tokenUrl}${options.oauth ? '' : '   (disabled: no --client-id)'}
+  admin ${sim.url}/sim/stats | /sim/doses | /sim/faults | /sim/reset | /sim/health`);
 } catch (err) {
   console.error(`registry-sim: ${(err as Error).message}`);
   process.exit(1);
