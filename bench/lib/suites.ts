@@ -64,7 +64,7 @@ export async function startIris(
     // The default 600/min per IP would turn the run into a 429 benchmark.
     RATE_LIMIT_MAX: '100000000',
   };
-  for (const name of ['DATABASE_URL', 'REDIS_URL']) {
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'DATABASE_POOL_MAX']) {
     if (process.env[name]) env[name] = process.env[name];
   }
   return spawnServer({
