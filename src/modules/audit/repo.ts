@@ -3,7 +3,7 @@ import type { ChainedEntry } from './chain.js';
 
 /** SQL of the audit module. Everything else goes through these functions. */
 
-export const SEQUENCER_LOCK = 727_274_101;
+const SEQUENCER_LOCK = 727_274_101;
 export const ALERTS_LOCK = 727_274_102;
 
 export interface ChainHead {

@@ -198,13 +198,10 @@ export class PostgresDatabase implements Database {
         },
         async exec(sql: string): Promise<void> {
           await flush();
-          if (begun) {
-            await client.query(sql);
-            return;
-          }
           // A simple query may hold several statements: BEGIN rides with the first one.
+          const first = !begun;
           begun = true;
-          await client.query(`BEGIN; ${sql}`);
+          await client.query(first ? `BEGIN; ${sql}` : sql);
         },
         defer: (sql, params, options) => deferred.add(sql, params, options),
         afterCommit: (cb) => afterCommit.add(cb),
