@@ -41,6 +41,25 @@ describe(`database layer (${process.env.DATABASE_URL ? 'PostgreSQL server' : 'PG
     );
   });
 
+  test('binary COPY streams a query; errors and early stops leave the database usable', async () => {
+    const bytes = async (select: string, stopAfter = Infinity) => {
+      let total = 0;
+      let chunks = 0;
+      for await (const chunk of handle.db.copyBinary(select)) {
+        total += chunk.length;
+        if (++chunks >= stopAfter) break;
+      }
+      return total;
+    };
+    // Header 19 bytes, per row a field count (2) and one int4 (4 + 4), trailer 2.
+    assert.equal(await bytes('SELECT g::int4 FROM generate_series(1, 1000) g'), 19 + 1000 * 10 + 2);
+    await assert.rejects(bytes('SELECT 1 / (g - 500) FROM generate_series(1, 1000) g'), /division by zero/);
+    // More early stops than the pool has connections: each abandoned one must be given back.
+    for (let i = 0; i < 10; i++) await bytes("SELECT repeat('x', 1000) FROM generate_series(1, 20000) g", 1);
+    const { rows } = await handle.db.query<{ one: number }>('SELECT 1 AS one');
+    assert.equal(rows[0]!.one, 1);
+  });
+
   test('a transaction commits as a whole or not at all', async () => {
     await handle.db.exec('CREATE TABLE tx_probe (id int PRIMARY KEY, note text NOT NULL)');
     await handle.db.transaction(async (tx) => {

@@ -165,28 +165,6 @@ export async function insertCheckpoint(
   );
 }
 
-/** A row as the verifier reads it: the evidence, and `recorded_at` in epoch milliseconds. */
-export interface VerifyRow {
-  seq: number;
-  canonical: string;
-  hash: string;
-  t: number;
-}
-
-/** The chain in seq order, `afterSeq` exclusive: only the evidence columns, nothing derived. */
-export async function readChainBatch(q: Queryable, afterSeq: number, toSeq: number): Promise<VerifyRow[]> {
-  // Sorted here, not by the server: the rows arrive almost in order (they were appended so),
-  // which costs the sort next to nothing, while a server sort of a window misjudged on a freshly
-  // appended (unanalysed) log spilled to disk.
-  const { rows } = await q.query<VerifyRow>(
-    `SELECT seq, canonical, hash, (extract(epoch FROM recorded_at) * 1000)::int8 AS t
-       FROM audit_log WHERE seq > $1 AND seq <= $2`,
-    [afterSeq, toSeq],
-    { name: 'audit_verify_window' },
-  );
-  return rows.sort((a, b) => a.seq - b.seq);
-}
-
 /** Chain hashes of entries `from..to` in seq order (Merkle leaves). */
 export async function readHashes(
   q: Queryable,

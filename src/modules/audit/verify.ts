@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Keyring } from '../../platform/crypto/keyring.js';
-import type { Queryable } from '../../platform/db/types.js';
+import type { Database, Queryable } from '../../platform/db/types.js';
+import { readChainWindow } from './chain-copy.js';
 import { GENESIS_HASH } from './chain.js';
 import {
   checkRowAgainstPayload,
@@ -11,7 +12,7 @@ import {
   type SignedCheckpoint,
 } from './checkpoints.js';
 import { MerkleFrontier } from './merkle.js';
-import { archiveAnchor, firstSeq, readChainBatch, readHead } from './repo.js';
+import { archiveAnchor, firstSeq, readHead } from './repo.js';
 
 export type DamageKind =
   'modified' | 'deleted' | 'inserted' | 'reordered' | 'checkpoint_mismatch' | 'schema_altered';
@@ -49,26 +50,58 @@ export interface VerifyOptions {
   sinks?: readonly CheckpointSink[];
 }
 
-function sha256Hex(text: string): string {
-  return hash('sha256', text, 'hex');
+function sha256Hex(bytes: Buffer): string {
+  return hash('sha256', bytes, 'hex');
 }
 
+const PREV_HASH = ',"prevHash":"';
+const RECORDED_AT = ',"recordedAt":"';
+const SEQ = ',"seq":';
+const TAIL = 448;
+
+// Entries of one sequencer batch share their recordedAt text: parse each text once.
+let lastRecordedText = '';
+let lastRecordedMs = Number.NaN;
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 /**
- * The chain fields of a canonical entry, read from the text without parsing it. In the fixed
- * top-level key order nothing after `prevHash`, `recordedAt` or `seq` can contain a member of
- * that name, so the last occurrence is the top-level one. Null when the text is not an entry.
+ * The chain fields of a canonical entry, read without parsing the JSON. In the fixed top-level
+ * key order `prevHash` comes after the only free-form member (`details`), so its last
+ * occurrence is the top-level one; after it only fixed-shape members follow, whose string
+ * values cannot hold a raw quote, so the first `recordedAt` and then the first `seq` are
+ * top-level too. Null when the text is not an entry.
  */
-export function chainFields(canonical: string): { prevHash: string; seq: number; recordedAt: number } | null {
-  const p = canonical.lastIndexOf(',"prevHash":"');
-  const r = canonical.lastIndexOf(',"recordedAt":"');
-  const s = canonical.lastIndexOf(',"seq":');
-  if (p < 0 || r < 0 || s < 0) return null;
-  const end = canonical.indexOf(',', s + 7);
-  const seq = Number(canonical.slice(s + 7, end));
-  const recordedAt = Date.parse(canonical.slice(r + 15, r + 39));
-  if (!Number.isSafeInteger(seq) || Number.isNaN(recordedAt)) return null;
-  return { prevHash: canonical.slice(p + 13, p + 77), seq, recordedAt };
+export function chainFields(canonical: Buffer): { prevHash: string; seq: number; recordedAt: number } | null {
+  // As latin1, one char per byte: the members sought are ASCII, and string searches are the
+  // engine's fastest (a byte of a multi-byte character never equals an ASCII one). The tail
+  // first: the members sought are near the end, and decoding less makes less garbage.
+  let text = canonical.toString('latin1', Math.max(0, canonical.length - TAIL));
+  let p = text.lastIndexOf(PREV_HASH);
+  if (p < 0 && text.length < canonical.length) {
+    text = canonical.toString('latin1');
+    p = text.lastIndexOf(PREV_HASH);
+  }
+  if (p < 0) return null;
+  const r = text.indexOf(RECORDED_AT, p + PREV_HASH.length);
+  if (r < 0) return null;
+  const s = text.indexOf(SEQ, r + RECORDED_AT.length);
+  if (s < 0) return null;
+  const end = text.indexOf(',', s + SEQ.length);
+  const digits = text.slice(s + SEQ.length, end < 0 ? text.length : end);
+  const seq = /^(0|[1-9]\d{0,14})$/.test(digits) ? Number(digits) : Number.NaN;
+  const iso = text.slice(r + RECORDED_AT.length, r + RECORDED_AT.length + 24);
+  if (iso !== lastRecordedText) {
+    lastRecordedText = iso;
+    lastRecordedMs = ISO_UTC.test(iso) ? Date.parse(iso) : Number.NaN;
+  }
+  if (Number.isNaN(seq) || Number.isNaN(lastRecordedMs)) return null;
+  const start = p + PREV_HASH.length;
+  return { prevHash: text.slice(start, start + 64), seq, recordedAt: lastRecordedMs };
 }
+
+// Hashing runs for seconds on large logs: let other work (requests, the next window's rows) in.
+const yieldEvery = 2048;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Recomputes the chain and the checkpoints from the stored evidence and reports the first
@@ -83,12 +116,12 @@ export function chainFields(canonical: string): { prevHash: string; seq: number;
  * sequenced entries are covered; the intake queue is not evidence yet.
  */
 export async function verifyAuditLog(
-  db: Queryable,
+  db: Database,
   keyring: Keyring,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
   const started = performance.now();
-  const batchSize = options.batchSize ?? 20_000;
+  const batchSize = options.batchSize ?? 5_000;
   const maxIssues = options.maxIssues ?? 100;
   const issues: Damage[] = [];
   const warnings: string[] = [];
@@ -144,7 +177,7 @@ export async function verifyAuditLog(
   let lastReportedModified = -1;
 
   const fetch = (start: number) =>
-    start <= to ? readChainBatch(db, start - 1, Math.min(start + batchSize - 1, to)) : Promise.resolve([]);
+    start <= to ? readChainWindow(db, start - 1, Math.min(start + batchSize - 1, to)) : Promise.resolve([]);
   let pending = fetch(base.seq + 1);
   for (let windowStart = base.seq + 1; windowStart <= to; windowStart += batchSize) {
     const windowEnd = Math.min(windowStart + batchSize - 1, to);
@@ -153,6 +186,7 @@ export async function verifyAuditLog(
     pending = fetch(windowStart + batchSize);
     let i = 0;
     for (let seq = windowStart; seq <= windowEnd; seq++) {
+      if ((seq - windowStart) % yieldEvery === yieldEvery - 1) await nextTurn();
       // Rows come in seq order; collect those claiming this seq.
       let first = -1;
       let count = 0;

@@ -85,6 +85,14 @@ export class PgliteDatabase implements Database {
     return value;
   }
 
+  async *copyBinary(select: string): AsyncIterable<Buffer> {
+    // The embedded database writes COPY output to a blob: one chunk.
+    const result = await this.gate.runExclusive(() =>
+      this.pg.query(`COPY (${select}) TO '/dev/blob' (FORMAT binary)`),
+    );
+    if (result.blob) yield Buffer.from(await result.blob.arrayBuffer());
+  }
+
   /** A socket client shares this session and may change its settings: forget what was set. */
   forgetSessionSettings(): void {
     this.sessionSettings.forget();

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { AfterCommit, reportAfterCommitError } from './after-commit.js';
 import { DeferredQueue, sendDeferred } from './deferred.js';
 import {
@@ -218,6 +219,22 @@ export class PostgresDatabase implements Database {
     } finally {
       client.release();
       if (committed) await afterCommit.run(reportAfterCommitError);
+    }
+  }
+
+  async *copyBinary(select: string): AsyncIterable<Buffer> {
+    const client = await this.pool.connect();
+    let completed = false;
+    try {
+      // 1 MB ahead: the server keeps producing while the consumer works on what it has.
+      const sql = `COPY (${select}) TO STDOUT (FORMAT binary)`;
+      const stream = client.query(copyTo(sql, { highWaterMark: 1 << 20 }));
+      for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk;
+      completed = true;
+    } finally {
+      // A COPY abandoned half way (an error, a consumer that stopped) leaves the connection
+      // mid-protocol: it is closed, not reused.
+      client.release(completed ? undefined : true);
     }
   }
 

@@ -77,6 +77,12 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Streams the rows of a SELECT (no parameters) in PostgreSQL's binary COPY format: bulk reads
+   * skip the row protocol's conversion of every field to a string. Chunks end anywhere, rows
+   * can span them.
+   */
+  copyBinary(select: string): AsyncIterable<Buffer>;
   stats(): PoolStats;
   close(): Promise<void>;
 }

@@ -72,10 +72,23 @@ export function sampleRecord(i: number, overrides: Partial<AuditRecord> = {}): A
   };
 }
 
-/** Runs `sql` as a superuser who switched the append-only triggers off. */
+const GUARDED = ['audit_log', 'audit_checkpoints', 'audit_checkpoint_exports', 'audit_archives'];
+
+/**
+ * Runs `sql` with the append-only triggers out of the way, as someone with database access
+ * would: embedded, as the superuser skipping triggers; on a server, as the tables' owner
+ * disabling them for the length of the transaction (the test role is no superuser).
+ */
 export async function tamper(handle: DatabaseHandle, sql: string, params: unknown[] = []): Promise<void> {
   await handle.db.transaction(async (tx) => {
-    await tx.query('SET LOCAL session_replication_role = replica');
+    if (handle.mode === 'server') {
+      for (const table of GUARDED) await tx.query(`ALTER TABLE ${table} DISABLE TRIGGER USER`);
+    } else {
+      await tx.query('SET LOCAL session_replication_role = replica');
+    }
     await tx.query(sql, params);
+    if (handle.mode === 'server') {
+      for (const table of GUARDED) await tx.query(`ALTER TABLE ${table} ENABLE TRIGGER USER`);
+    }
   });
 }

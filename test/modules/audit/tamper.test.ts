@@ -13,7 +13,7 @@ async function populated(): Promise<AuditFixture> {
   return fx;
 }
 
-describe('tamper detection (superuser with the triggers switched off)', () => {
+describe('tamper detection (database access, append-only triggers out of the way)', () => {
   let fx: AuditFixture;
   beforeEach(async () => {
     fx = await populated();
