@@ -290,6 +290,17 @@ ${[
   .join('\n')}
 `,
   },
+  {
+    // Name searches intersect the ids behind each prefix before reading any resource row. With
+    // the id in the value index, each side is read from the index alone and the two are
+    // hash-joined: at 100,000 patients `family=Smith1&given=Ava` (1,110 and 10,000 index rows,
+    // 111 patients) went from 24 ms to 4 ms.
+    id: 'fhir/0007_prefix_ids',
+    sql: `
+CREATE INDEX fhir_idx_string_prefix_value_id ON fhir_idx_string_prefix (resource_type, code, prefix, resource_id);
+DROP INDEX fhir_idx_string_prefix_value;
+`,
+  },
 ];
 
 /** Index tables, one per search parameter kind, cleared and refilled on every write. */

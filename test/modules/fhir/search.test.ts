@@ -301,4 +301,29 @@ describe('FHIR search', () => {
       assert.equal(res.statusCode, 400, url);
     }
   });
+  test('several name matches together: each may match another name, values OR, repeats AND', async () => {
+    // Searched together (intersected on the blind index) rather than one by one.
+    const carter = (
+      await post({
+        resourceType: 'Patient',
+        name: [
+          { family: 'Carter', given: ['Cleo'] },
+          { family: 'Dunn', given: ['Dora'] },
+        ],
+        gender: 'female',
+      })
+    ).id;
+    const search = async (q: string) => matchIds(await get(`/fhir/Patient?${q}`));
+    assert.deepEqual(await search('family=carter&given=dora'), [carter]);
+    assert.deepEqual(await search('family=carter&given=cleo&name=dun'), [carter]);
+    assert.deepEqual(await search('family=carter&family=dunn'), [carter]);
+    assert.deepEqual(await search('family=carter&family=anders'), []);
+    assert.deepEqual(await search('family=carter,anders&given=cle,andy'), [carter, ids.andy].sort());
+    assert.deepEqual(await search('family=anders&given=andy&gender=female'), []);
+    assert.deepEqual(await search('family=anders&given=andy&gender=male'), [ids.andy]);
+    assert.deepEqual(await search('family=ander&given=a&_id=' + ids.ann), [ids.ann]);
+    const counted = await get('/fhir/Patient?family=ander&given=an&_total=accurate&_count=1');
+    assert.equal(counted.total, 2);
+    assert.equal(matchIds(counted).length, 1);
+  });
 });

@@ -23,6 +23,11 @@ const TABLE: Record<ValueType, string> = {
 
 const likeEscape = (v: string) => v.replace(/[\\%_]/g, (c) => `\\${c}`);
 
+/** Whether a criterion is a starts-with match answered by the blind prefix index alone. */
+export function isPrefixMatch(param: SearchParam, modifier: string | undefined, type: string): boolean {
+  return param.type === 'string' && modifier === undefined && identifying(type, param);
+}
+
 /** Builds the SQL condition of one criterion on the resource row `alias` of type `type`. */
 export class CriteriaBuilder {
   constructor(
@@ -110,12 +115,15 @@ export class CriteriaBuilder {
       const conds = values.map((v) => this.token({ ...param, code }, type, v, true));
       return this.exists({ ...param, code }, alias, type, this.or(conds), 'fhir_idx_token');
     }
-    if (param.type === 'string' && modifier === undefined && identifying(type, param)) {
+    if (isPrefixMatch(param, modifier, type)) {
       // Blind-indexed names: the prefix table alone answers the default (starts-with) match.
-      const conds = values.map(
-        (v) => `i.prefix = ANY(${this.params.add(this.prefixHmacs(param, type, v))}::text[])`,
+      return this.exists(
+        param,
+        alias,
+        type,
+        this.prefixCondition(param, values, type, 'i'),
+        'fhir_idx_string_prefix',
       );
-      return this.exists(param, alias, type, this.or(conds), 'fhir_idx_string_prefix');
     }
     const conds = values.map((v) => this.value(param, modifier, v, type));
     return this.exists(param, alias, type, this.or(conds));
@@ -164,6 +172,38 @@ export class CriteriaBuilder {
     return `SELECT ${select} FROM ${TABLE[component.type as ValueType]} i WHERE i.resource_type = ${p.add(type)}
       AND i.resource_id = ${alias}.id AND i.code = ${p.add(component.code)}
       AND ${this.value(component, undefined, parts[n] as string, type)}${next}`;
+  }
+
+  /**
+   * Several starts-with matches on blind-indexed values (`family` and `given`, say) as one set
+   * of ids, intersected on the index rows before any resource row is read. As one EXISTS each,
+   * the planner read and scope-checked every resource matching the first (1,110 patients for
+   * `family=Smith1` among 100,000) before the second cut them to a tenth.
+   */
+  prefixIntersection(
+    criteria: Array<{ param: SearchParam; values: string[] }>,
+    alias: string,
+    type: string,
+  ): string {
+    const p = this.params;
+    const [first, ...rest] = criteria.map((c, k) => ({ ...c, x: `x${k}` }));
+    if (!first) throw new Error('no criteria to intersect');
+    const joins = rest.map(
+      (c) => `JOIN fhir_idx_string_prefix ${c.x} ON ${c.x}.resource_type = x0.resource_type
+        AND ${c.x}.resource_id = x0.resource_id AND ${c.x}.code = ${p.add(c.param.code)}
+        AND ${this.prefixCondition(c.param, c.values, type, c.x)}`,
+    );
+    return `${alias}.id IN (SELECT x0.resource_id FROM fhir_idx_string_prefix x0 ${joins.join(' ')}
+      WHERE x0.resource_type = ${p.add(type)} AND x0.code = ${p.add(first.param.code)}
+      AND ${this.prefixCondition(first.param, first.values, type, 'x0')})`;
+  }
+
+  private prefixCondition(param: SearchParam, values: string[], type: string, table: string): string {
+    return this.or(
+      values.map(
+        (v) => `${table}.prefix = ANY(${this.params.add(this.prefixHmacs(param, type, v))}::text[])`,
+      ),
+    );
   }
 
   private prefixHmacs(param: SearchParam, type: string, value: string): string[] {

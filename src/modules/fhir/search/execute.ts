@@ -5,7 +5,7 @@ import { ROW_COLUMNS, type Row } from '../repo.js';
 import { audit, type CallContext, type FhirRuntime } from '../store/context.js';
 import { decode } from '../store/read.js';
 import { scopedQueryable } from '../store/row-security.js';
-import { CriteriaBuilder } from './criteria.js';
+import { CriteriaBuilder, isPrefixMatch } from './criteria.js';
 import { loadIncludes } from './include.js';
 import type { Criterion, SearchRequest } from './parse.js';
 import { searchStatement } from './prepared.js';
@@ -28,10 +28,16 @@ function whereSql(
   params: Params,
 ): string {
   const builder = new CriteriaBuilder(rt, params);
+  const prefixMatches = criteria.filter(
+    (c): c is Extract<Criterion, { kind: 'param' }> =>
+      c.kind === 'param' && isPrefixMatch(c.param, c.modifier, type),
+  );
+  const together = prefixMatches.length > 1 ? new Set<Criterion>(prefixMatches) : new Set<Criterion>();
   return [
     `r.resource_type = ${params.add(type)}`,
     'NOT r.deleted',
-    ...criteria.map((c) => builder.build(c, 'r', type)),
+    ...(together.size > 0 ? [builder.prefixIntersection(prefixMatches, 'r', type)] : []),
+    ...criteria.filter((c) => !together.has(c)).map((c) => builder.build(c, 'r', type)),
     scopeSql(scope, 'r', params),
   ].join('\n AND ');
 }
