@@ -32,6 +32,8 @@ export interface AuditOptions extends Omit<AuditWriterOptions, 'sinks'> {
   /** Replaces the sinks above entirely. */
   sinks?: CheckpointSink[];
   alertRules?: Partial<AlertRules>;
+  /** Least time between the starts of two alert evaluations (default 100 ms). */
+  alertEvaluationGapMs?: number;
   alertWebhookUrl?: string;
   alertNotifier?: AlertNotifier;
   retentionYears?: number;
@@ -97,9 +99,26 @@ export function createAuditTrail(
     options.alertNotifier ??
     (options.alertWebhookUrl ? new WebhookAlertNotifier(options.alertWebhookUrl) : null);
   const alerts = new AlertEngine(db, logger, { ...DEFAULT_ALERT_RULES, ...options.alertRules }, notifier);
-  // One evaluation at a time per process; batches chained meanwhile are picked up by a rerun.
+  // One evaluation at a time per process, at most one start per interval: batches chained
+  // meanwhile wait for it. Appends are small and frequent under load, and each evaluation is a
+  // transaction of its own; a rule hears of an entry a fraction of a second later.
+  const alertGapMs = options.alertEvaluationGapMs ?? 100;
   let evaluating: Promise<void> | null = null;
   let again = false;
+  let hurry = false;
+  let lastStart = -Infinity;
+  let wake: (() => void) | null = null;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => resolve(), ms);
+      timer.unref();
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => {
+      wake = null;
+    });
   const evaluate = () => {
     if (evaluating) {
       again = true;
@@ -108,6 +127,9 @@ export function createAuditTrail(
     evaluating = (async () => {
       do {
         again = false;
+        const wait = lastStart + alertGapMs - performance.now();
+        if (wait > 0 && !hurry) await pause(wait);
+        lastStart = performance.now();
         await alerts.process();
       } while (again);
     })()
@@ -115,6 +137,16 @@ export function createAuditTrail(
       .finally(() => {
         evaluating = null;
       });
+  };
+  /** Evaluates what is pending now, without waiting for the interval (flush, close). */
+  const evaluateNow = async () => {
+    hurry = true;
+    try {
+      wake?.();
+      if (evaluating) await evaluating;
+    } finally {
+      hurry = false;
+    }
   };
   writer.onChained((batch) => {
     alerts.note(batch.firstSeq, batch.canonicals);
@@ -136,7 +168,7 @@ export function createAuditTrail(
     recordMany: (entries, tx) => writer.recordMany(entries, tx),
     async flush() {
       await writer.flush();
-      if (evaluating) await evaluating;
+      await evaluateNow();
     },
     async verify(verifyOptions = {}) {
       const report = await verifyAuditLog(db, keyring, { sinks, ...verifyOptions });
@@ -161,7 +193,7 @@ export function createAuditTrail(
     async close() {
       if (alertTimer) clearInterval(alertTimer);
       await writer.close();
-      if (evaluating) await evaluating;
+      await evaluateNow();
     },
   };
 }
