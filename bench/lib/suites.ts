@@ -48,7 +48,7 @@ export const platformSuite: Suite = {
 };
 
 /** Node's flags in `npm start` and in the image (NODE_OPTIONS in the Dockerfile). */
-export const DEPLOYED_NODE_ARGS = ['--max-old-space-size=384'];
+export const DEPLOYED_NODE_ARGS = ['--max-old-space-size=384', '--max-semi-space-size=32'];
 
 /** The IRIS server from dist/ as deployed: default (info) logging, written to a file rather than dropped. */
 export async function startIris(

@@ -10,6 +10,6 @@ test('npm start, the image and the server bench give the server the same Node fl
     .scripts.start!;
   assert.equal(start, `node ${DEPLOYED_NODE_ARGS.join(' ')} dist/main.js`);
   const image = readFileSync('Dockerfile', 'utf8');
-  const options = /NODE_OPTIONS=(\S+)/.exec(image)?.[1];
+  const options = /NODE_OPTIONS="([^"]+)"/.exec(image)?.[1];
   assert.equal(options, DEPLOYED_NODE_ARGS.join(' '));
 });
