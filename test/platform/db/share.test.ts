@@ -111,4 +111,15 @@ describe('sharing the embedded database over its socket', () => {
       ['first', 'second'],
     );
   });
+  test('a command reads through binary COPY over the socket (audit verification does)', async () => {
+    await server.db.exec('CREATE TABLE copy_probe AS SELECT g::int4 AS n FROM generate_series(1, 500) g');
+    let bytes = 0;
+    for await (const chunk of cli.db.copyBinary('SELECT n FROM copy_probe')) bytes += chunk.length;
+    // Header 19 bytes, per row a field count (2) and one int4 (4 + 4), trailer 2.
+    assert.equal(bytes, 19 + 500 * 10 + 2);
+    // The session is usable by both sides afterwards.
+    const { rows } = await cli.db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_probe');
+    assert.equal(rows[0]!.n, 500);
+    await server.db.query('SELECT 1');
+  });
 });
