@@ -15,6 +15,9 @@ const COLUMNS = 4;
 // Binary timestamps count microseconds from 2000-01-01 UTC.
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 
+/** The int8 at `at` as a number (exact below 2^53: sequence numbers, microseconds since 2000). */
+const int64At = (buf: Buffer, at: number) => buf.readInt32BE(at) * 4_294_967_296 + buf.readUInt32BE(at + 4);
+
 /**
  * Parses PostgreSQL's binary COPY output of `(seq int8, canonical text, hash text, recorded_at
  * timestamptz)`. The bytes of `canonical` are hashed where they arrived: the row protocol would
@@ -55,7 +58,7 @@ export class ChainCopyParser {
       let p = off + 2;
       if (p + 12 > end) break;
       if (buf.readInt32BE(p) !== 8) throw new Error('seq is not an int8');
-      const seq = buf.readInt32BE(p + 4) * 4_294_967_296 + buf.readUInt32BE(p + 8);
+      const seq = int64At(buf, p + 4);
       p += 12;
       if (p + 4 > end) break;
       const canonicalLength = Math.max(buf.readInt32BE(p), 0);
@@ -67,7 +70,7 @@ export class ChainCopyParser {
       p = hashStart + hashLength;
       if (p + 12 > end) break;
       if (buf.readInt32BE(p) !== 8) throw new Error('recorded_at is not a timestamptz');
-      const micros = buf.readInt32BE(p + 4) * 4_294_967_296 + buf.readUInt32BE(p + 8);
+      const micros = int64At(buf, p + 4);
       p += 12;
       out.push({
         seq,

@@ -105,21 +105,11 @@ export function createAuditTrail(
   const alertGapMs = options.alertEvaluationGapMs ?? 100;
   let evaluating: Promise<void> | null = null;
   let again = false;
-  let hurry = false;
   let lastStart = -Infinity;
-  let wake: (() => void) | null = null;
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => resolve(), ms);
-      timer.unref();
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    }).finally(() => {
-      wake = null;
-    });
+  let soon: NodeJS.Timeout | null = null;
   const evaluate = () => {
+    if (soon) clearTimeout(soon);
+    soon = null;
     if (evaluating) {
       again = true;
       return;
@@ -127,8 +117,6 @@ export function createAuditTrail(
     evaluating = (async () => {
       do {
         again = false;
-        const wait = lastStart + alertGapMs - performance.now();
-        if (wait > 0 && !hurry) await pause(wait);
         lastStart = performance.now();
         await alerts.process();
       } while (again);
@@ -138,19 +126,22 @@ export function createAuditTrail(
         evaluating = null;
       });
   };
+  /** After a chained batch: now, or once the interval since the last start has passed. */
+  const evaluateSoon = () => {
+    if (soon) return;
+    const wait = lastStart + alertGapMs - performance.now();
+    if (wait <= 0) return evaluate();
+    soon = setTimeout(evaluate, wait);
+    soon.unref();
+  };
   /** Evaluates what is pending now, without waiting for the interval (flush, close). */
   const evaluateNow = async () => {
-    hurry = true;
-    try {
-      wake?.();
-      if (evaluating) await evaluating;
-    } finally {
-      hurry = false;
-    }
+    if (soon) evaluate();
+    if (evaluating) await evaluating;
   };
   writer.onChained((batch) => {
     alerts.note(batch.firstSeq, batch.canonicals);
-    evaluate();
+    evaluateSoon();
   });
   // Picks up entries another process chained while this one held the alert lock, and retries
   // deliveries, when no new batch comes along to do it.

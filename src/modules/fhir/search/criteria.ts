@@ -195,7 +195,7 @@ export class CriteriaBuilder {
     );
     return `${alias}.id IN (SELECT x0.resource_id FROM fhir_idx_string_prefix x0 ${joins.join(' ')}
       WHERE x0.resource_type = ${p.add(type)} AND x0.code = ${p.add(first.param.code)}
-      AND ${this.prefixCondition(first.param, first.values, type, 'x0')})`;
+      AND ${this.prefixCondition(first.param, first.values, type, first.x)})`;
   }
 
   private prefixCondition(param: SearchParam, values: string[], type: string, table: string): string {

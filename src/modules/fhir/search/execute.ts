@@ -32,7 +32,8 @@ function whereSql(
     (c): c is Extract<Criterion, { kind: 'param' }> =>
       c.kind === 'param' && isPrefixMatch(c.param, c.modifier, type),
   );
-  const together = prefixMatches.length > 1 ? new Set<Criterion>(prefixMatches) : new Set<Criterion>();
+  // One name prefix stays an EXISTS; two or more are intersected as one condition.
+  const together = new Set<Criterion>(prefixMatches.length > 1 ? prefixMatches : []);
   return [
     `r.resource_type = ${params.add(type)}`,
     'NOT r.deleted',
