@@ -4,6 +4,7 @@ import type { Resource } from 'fhir/r4.js';
 import pg from 'pg';
 import type { PatientScope } from '../../src/platform/auth/port.js';
 import { rowSecurityExemptRole, settingsStatement } from '../../src/platform/db/session-settings.js';
+import { isAccessRefused } from '../../src/platform/db/sql-errors.js';
 import type { Queryable } from '../../src/platform/db/types.js';
 import { createFhirStore } from '../../src/modules/fhir/service.js';
 import { SYSTEM_CONTEXT } from '../../src/modules/fhir/store/context.js';
@@ -122,6 +123,48 @@ describe('row-level security on the FHIR resource tables (PostgreSQL server)', (
     } finally {
       await client.end();
     }
+  });
+
+  test("a create for another organization's patient is refused by the database and stores nothing", async () => {
+    const store = createFhirStore(h.rt);
+    const ctx = { actor: { type: 'user' as const, id: 'rls-user' }, scope: ORG_A };
+    const texts: string[] = [];
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0] as string | { text: string };
+      texts.push(typeof first === 'string' ? first : first.text);
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    try {
+      await assert.rejects(
+        h.db.transaction((tx) =>
+          store.create(
+            ctx,
+            tx,
+            immunizationResource('rls-refused', 'rls-pb', '08', '2019-01-01') as Resource,
+          ),
+        ),
+        (error: unknown) => isAccessRefused(error) && /outside your access/.test(error.message),
+      );
+      // Each written as one statement (settings aside): the guard check and the rows, no BEGIN or COMMIT.
+      const own = await h.db.transaction((tx) =>
+        store.create(ctx, tx, immunizationResource('rls-own', 'rls-pa', '08', '2019-01-02') as Resource),
+      );
+      assert.equal(own.versionId, '1');
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    const statements = texts.filter((t) => !t.includes('set_config'));
+    assert.equal(statements.length, 2, statements.join('\n---\n'));
+    assert.ok(statements.every((t) => t.startsWith('WITH ok AS (SELECT fhir_require_write_access(')));
+    const stored = await h.db.query<{ id: string }>(
+      `SELECT id FROM fhir_resource WHERE id IN ('rls-refused', 'rls-own') UNION ALL
+       SELECT id FROM fhir_resource_history WHERE id IN ('rls-refused', 'rls-own')`,
+      [],
+      { settings: rowScopeSettings(SYSTEM_CONTEXT.scope) },
+    );
+    assert.deepEqual(stored.rows.map((r) => r.id).sort(), ['rls-own', 'rls-own']);
+    await h.db.transaction((tx) => store.delete(SYSTEM_CONTEXT, tx, 'Immunization', 'rls-own'));
   });
 
   test("the store's own reads agree: another organization's patient is not found", async () => {

@@ -78,6 +78,37 @@ describe('transactions on a PostgreSQL server', () => {
     assert.equal((await db.query<{ v: string | null }>(SETTING)).rows[0]?.v ?? '', '');
   });
 
+  test('a transaction of deferred statements only sends its settings to the session, once, and no BEGIN', async () => {
+    await db.query('CREATE TEMP TABLE IF NOT EXISTS tx_deferred_probe (v text)');
+    const write = (value: string) => async (tx: Transaction) => {
+      await tx.useSettings({ 'iris.scope_patients': value });
+      tx.defer("INSERT INTO tx_deferred_probe SELECT current_setting('iris.scope_patients', true)", []);
+    };
+    assert.deepEqual(await sent(write('p3')), ['SELECT set_config(s.', 'INSERT INTO tx_defer']);
+    // The connection has them now: the next such transaction is the statement alone.
+    assert.deepEqual(await sent(write('p3')), ['INSERT INTO tx_defer']);
+    assert.deepEqual(await sent(write('p4')), ['SELECT set_config(s.', 'INSERT INTO tx_defer']);
+    const { rows } = await db.query<{ v: string }>('SELECT v FROM tx_deferred_probe ORDER BY v');
+    assert.deepEqual(
+      rows.map((r) => r.v),
+      ['p3', 'p3', 'p4'],
+    );
+  });
+
+  test('settings asked for before a script go out with its BEGIN and are in effect for it', async () => {
+    await db.query('CREATE TEMP TABLE IF NOT EXISTS tx_exec_settings (v text)');
+    const texts = await sent(async (tx) => {
+      await tx.useSettings({ 'iris.scope_patients': 'p5' });
+      await tx.exec("INSERT INTO tx_exec_settings SELECT current_setting('iris.scope_patients', true)");
+    });
+    assert.deepEqual(texts, ['BEGIN; SELECT set_co', 'INSERT INTO tx_exec_', 'COMMIT']);
+    const { rows } = await db.query<{ v: string }>('SELECT v FROM tx_exec_settings');
+    assert.deepEqual(
+      rows.map((r) => r.v),
+      ['p5'],
+    );
+  });
+
   test('a script run first goes out with BEGIN, and what it did rolls back with the transaction', async () => {
     await db.query('CREATE TEMP TABLE IF NOT EXISTS tx_exec_probe (v text)');
     const texts = await sent(async (tx) => {

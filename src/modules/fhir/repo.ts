@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/types.js';
+import type { Queryable, Transaction } from '../../platform/db/types.js';
 import type { Sealed } from './crypto.js';
 import type { IndexRows } from './indexing/extract.js';
 import { INDEX_TABLES } from './schema.js';
@@ -122,31 +122,37 @@ export interface WriteGuard {
  * guard, nothing is stored and the answer is false unless every guard patient is managed by
  * one of its organizations (the organization-scope check of a write, made by the same round trip).
  */
-export async function insertVersionsAndIndex(
-  q: Queryable,
+/**
+ * Stores new versions and the index rows of resources that have none (new ones, or ones whose
+ * rows were just cleared) in one statement, sent with the transaction's next statement or its
+ * commit (with its audit entry and event: one round trip for a write). With a guard, the
+ * statement fails with SQLSTATE IR403 unless every guard patient is managed by one of its
+ * organizations (the organization-scope check of a write), and so does the transaction:
+ * nothing is stored.
+ */
+export function deferVersionsAndIndex(
+  tx: Transaction,
   versions: readonly NewVersion[],
   resources: readonly IndexedResource[],
   guard?: WriteGuard,
-): Promise<boolean> {
+): void {
   const params: unknown[] = [];
   const p = placeholders(params);
   const ctes: string[] = [];
   let only = '';
   if (guard) {
     const patients = [...new Set(guard.patients)];
-    ctes.push(`ok AS (SELECT count(*) = ${p(patients.length)}::int8 AS ok FROM fhir_patient_organization
+    ctes.push(`ok AS (SELECT fhir_require_write_access(count(*) = ${p(patients.length)}::int8) AS ok
+       FROM fhir_patient_organization
        WHERE patient_id = ANY(${p(patients)}::text[]) AND organization_id = ANY(${p(guard.organizations)}::text[]))`);
     only = ' WHERE (SELECT ok FROM ok)';
   }
   ctes.push(...versionCtes(versions, p, only));
   const index = indexInserts(resources, p, only);
   index.inserts.forEach((sql, i) => ctes.push(`i${i} AS (${sql})`));
-  const result = await q.query<{ ok: boolean }>(
-    `WITH ${ctes.join(', ')} SELECT ${guard ? '(SELECT ok FROM ok)' : 'TRUE'} AS ok`,
-    params,
-    { name: `fhir_write_${guard ? 'guarded_' : ''}${index.shape.join('_')}` },
-  );
-  return result.rows[0]?.ok === true;
+  tx.defer(`WITH ${ctes.join(', ')} SELECT 1`, params, {
+    name: `fhir_write_${guard ? 'guarded_' : ''}${index.shape.join('_')}`,
+  });
 }
 
 /** Open period ends are stored as PostgreSQL's infinities. */

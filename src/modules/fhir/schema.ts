@@ -301,6 +301,23 @@ CREATE INDEX fhir_idx_string_prefix_value_id ON fhir_idx_string_prefix (resource
 DROP INDEX fhir_idx_string_prefix_value;
 `,
   },
+  {
+    // A write's organization check raises instead of answering: the write can then travel with
+    // the transaction's other deferred statements (audit entry, event), one round trip, and a
+    // refusal still stores nothing. SQLSTATE IR403 is mapped to 403 (platform/db/sql-errors.ts).
+    id: 'fhir/0008_write_guard',
+    sql: `
+CREATE FUNCTION fhir_require_write_access(permitted boolean) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT permitted THEN
+    RAISE EXCEPTION 'the resource belongs to a patient outside your access' USING ERRCODE = 'IR403';
+  END IF;
+  RETURN TRUE;
+END
+$$;
+`,
+  },
 ];
 
 /** Index tables, one per search parameter kind, cleared and refilled on every write. */

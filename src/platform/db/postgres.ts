@@ -134,17 +134,22 @@ export class PostgresDatabase implements Database {
   ): Promise<QueryResult<T>> {
     const client = await this.pool.connect();
     try {
-      let session = this.sessionSettings?.get(client);
-      if (!session) {
-        session = new SettingsTracker((s) => applySettings(client, s, false));
-        this.sessionSettings?.set(client, session);
-      }
-      await session.use(settings);
+      await this.sessionOf(client).use(settings);
       const result = await client.query(statement(sql, params, options, this.named));
       return { rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length };
     } finally {
       client.release();
     }
+  }
+
+  /** What the connection's session has in effect (a fresh tracker when that is not kept). */
+  private sessionOf(client: pg.PoolClient): SettingsTracker {
+    let session = this.sessionSettings?.get(client);
+    if (!session) {
+      session = new SettingsTracker((s) => applySettings(client, s, false));
+      this.sessionSettings?.set(client, session);
+    }
+    return session;
   }
 
   async exec(sql: string): Promise<void> {
@@ -157,18 +162,23 @@ export class PostgresDatabase implements Database {
     const afterCommit = new AfterCommit();
     let committed = false;
     // BEGIN goes out with the transaction's first statement: as one simple query with the
-    // first settings when it has some (row-level security inputs of every scoped write), so a
+    // settings asked for until then (row-level security inputs of every scoped write), so a
     // write costs one round trip less; not at all when the callback runs no statement.
     let begun = false;
+    let pending: SessionSettings | undefined;
     const begin = async () => {
       if (begun) return;
       begun = true;
-      await client.query('BEGIN');
+      const first = pending;
+      pending = undefined;
+      await client.query(
+        first ? `BEGIN; ${settingsLiteralStatement(first, true, (v) => client.escapeLiteral(v))}` : 'BEGIN',
+      );
     };
     const settings = new SettingsTracker(async (s) => {
       if (begun) return applySettings(client, s, true);
-      begun = true;
-      await client.query(`BEGIN; ${settingsLiteralStatement(s, true, (v) => client.escapeLiteral(v))}`);
+      // Held until the transaction's first statement, which may turn out to be its only one.
+      pending = s;
     });
     const useSettings = (s: SessionSettings) => settings.use(s);
     const deferred = new DeferredQueue();
@@ -177,8 +187,13 @@ export class PostgresDatabase implements Database {
       const batches = deferred.take();
       if (batches.length === 0) return;
       // A transaction that only deferred statements is, combined, one statement: atomic on its
-      // own, so it goes without BEGIN and COMMIT (one round trip instead of three).
-      if (!(last && !begun && batches.length === 1)) await begin();
+      // own, so it goes without BEGIN and COMMIT (one round trip instead of three). Its settings
+      // are then the session's, set only when the connection does not have them already.
+      if (last && !begun && batches.length === 1) {
+        if (pending) await this.sessionOf(client).use(pending);
+      } else {
+        await begin();
+      }
       await sendDeferred(batches, async (combined) => {
         const options = combined.name ? { name: combined.name } : undefined;
         return (await client.query(statement(combined.sql, combined.params, options, named))).rows;
@@ -199,6 +214,7 @@ export class PostgresDatabase implements Database {
         },
         async exec(sql: string): Promise<void> {
           await flush();
+          if (pending) await begin();
           // A simple query may hold several statements: BEGIN rides with the first one.
           const first = !begun;
           begun = true;

@@ -1,10 +1,12 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { isAccessRefused } from '../db/sql-errors.js';
 import { errors, IrisError } from './errors.js';
 import { sendError } from './error-response.js';
 
 /** Translates whatever a route or Fastify itself threw into a catalogued IrisError. */
 export function toIrisError(error: FastifyError | Error): IrisError {
   if (error instanceof IrisError) return error;
+  if (isAccessRefused(error)) return errors.forbidden(error.message);
   const fe = error as FastifyError & {
     validation?: Array<{ instancePath?: string; message?: string; params?: unknown }>;
   };

@@ -1,7 +1,8 @@
 import type { BundleEntry, BundleEntryResponse, FhirResource } from 'fhir/r4.js';
 import type { Transaction } from '../../../platform/db/types.js';
-import { errors, IrisError } from '../../../platform/http/errors.js';
+import { errors } from '../../../platform/http/errors.js';
 import { operationOutcome } from '../../../platform/http/error-response.js';
+import { toIrisError } from '../../../platform/http/error-handler.js';
 import { searchsetBundle } from '../search/bundle.js';
 import { runSearch } from '../search/execute.js';
 import { parseSearch } from '../search/parse.js';
@@ -136,7 +137,8 @@ function patchBody(entry: BundleEntry): unknown {
 
 /** An error as a batch entry response. */
 export function errorEntry(error: unknown): BundleEntry {
-  const e = error instanceof IrisError ? error : errors.internal('the entry failed');
+  // A refusal raised by the database arrives as its error, not as an IrisError.
+  const e = toIrisError(error instanceof Error ? error : new Error(String(error)));
   return {
     response: {
       status: String(e.statusCode),

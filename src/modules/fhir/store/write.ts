@@ -7,7 +7,7 @@ import { errors } from '../../../platform/http/errors.js';
 import { extractIndex } from '../indexing/extract.js';
 import {
   clearIndex,
-  insertVersionsAndIndex,
+  deferVersionsAndIndex,
   managedBy,
   readCurrent,
   sealedOf,
@@ -97,13 +97,14 @@ async function persist(
   const patientIds = [...new Set([...before, ...(rows?.patients ?? [])])];
   const sealed = rt.cipher.seal(type, id, version, JSON.stringify(resource));
   if (previous !== undefined) await clearIndex(tx, type, id);
-  const stored = await insertVersionsAndIndex(
+  // Nothing below reads what it stores: it goes with the audit entry and the event, a refusal
+  // by the guard failing the transaction.
+  deferVersionsAndIndex(
     tx,
     [{ type, id, version, lastUpdated, deleted, method, sealed }],
     rows ? [{ type, id, rows }] : [],
     guard,
   );
-  if (!stored) throw outsideAccess();
   tx.afterCommit(() => rt.statistics.noteWrites(1));
   await audit(
     rt,
@@ -251,7 +252,7 @@ export async function createManyTrusted(
       if (guard?.patients.some((p) => !known.has(p))) failed(i, outsideAccess());
     });
   }
-  await insertVersionsAndIndex(
+  deferVersionsAndIndex(
     tx,
     written.map(({ resource }) => ({
       type: resource.resourceType,
