@@ -167,6 +167,42 @@ describe('row-level security on the FHIR resource tables (PostgreSQL server)', (
     await h.db.transaction((tx) => store.delete(SYSTEM_CONTEXT, tx, 'Immunization', 'rls-own'));
   });
 
+  test('an update goes out as its lock with BEGIN, the locked row with its patients, the index cleared, the write, COMMIT', async () => {
+    const store = createFhirStore(h.rt);
+    const texts: string[] = [];
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0] as string | { text: string };
+      texts.push(typeof first === 'string' ? first : first.text);
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    let written;
+    try {
+      written = await h.db.transaction((tx) =>
+        store.update(
+          SYSTEM_CONTEXT,
+          tx,
+          immunizationResource('rls-ia', 'rls-pa', '08', '2019-03-06') as Resource,
+        ),
+      );
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    assert.equal(written.versionId, '2');
+    assert.equal(texts.length, 5, texts.join('\n---\n'));
+    assert.match(texts[0] as string, /^BEGIN; SELECT set_config\(.*; SELECT pg_advisory_xact_lock/s);
+    assert.match(texts[1] as string, /FOR UPDATE OF r$/);
+    assert.equal(texts[4], 'COMMIT');
+    // The patients of the version it replaced were read with the lock: the write still concerns them.
+    const { rows } = await h.db.query<{ patient_id: string }>(
+      "SELECT patient_id FROM fhir_compartment WHERE resource_type = 'Immunization' AND resource_id = 'rls-ia'",
+    );
+    assert.deepEqual(
+      rows.map((r) => r.patient_id),
+      ['rls-pa'],
+    );
+  });
+
   test("the store's own reads agree: another organization's patient is not found", async () => {
     const store = createFhirStore(h.rt);
     const ctx = { actor: { type: 'user' as const, id: 'rls-user' }, scope: ORG_A };

@@ -95,13 +95,29 @@ describe('transactions on a PostgreSQL server', () => {
     );
   });
 
-  test('settings asked for before a script go out with its BEGIN and are in effect for it', async () => {
+  test('settings asked for before a script go out with its BEGIN, in one query, in effect for it', async () => {
     await db.query('CREATE TEMP TABLE IF NOT EXISTS tx_exec_settings (v text)');
-    const texts = await sent(async (tx) => {
-      await tx.useSettings({ 'iris.scope_patients': 'p5' });
-      await tx.exec("INSERT INTO tx_exec_settings SELECT current_setting('iris.scope_patients', true)");
-    });
-    assert.deepEqual(texts, ['BEGIN; SELECT set_co', 'INSERT INTO tx_exec_', 'COMMIT']);
+    const texts: string[] = [];
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0] as string | { text: string };
+      texts.push(typeof first === 'string' ? first : first.text);
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    try {
+      await db.transaction(async (tx) => {
+        await tx.useSettings({ 'iris.scope_patients': 'p5' });
+        await tx.exec("INSERT INTO tx_exec_settings SELECT current_setting('iris.scope_patients', true)");
+      });
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    assert.equal(texts.length, 2, texts.join('\n'));
+    assert.match(
+      texts[0] as string,
+      /^BEGIN; SELECT set_config\('iris\.scope_patients', 'p5', true\); INSERT INTO/,
+    );
+    assert.equal(texts[1], 'COMMIT');
     const { rows } = await db.query<{ v: string }>('SELECT v FROM tx_exec_settings');
     assert.deepEqual(
       rows.map((r) => r.v),

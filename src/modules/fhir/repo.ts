@@ -37,15 +37,24 @@ export function sealedOf(row: StoredVersion): Sealed {
   };
 }
 
-export async function readCurrent(
+/**
+ * The current row of a resource about to be written, locked, with the patients whose
+ * compartments hold it now (a write concerns them as well as its new ones).
+ */
+export async function lockCurrentRow(
   q: Queryable,
   type: string,
   id: string,
-  forUpdate = false,
-): Promise<StoredVersion | undefined> {
-  const result = await q.query<StoredVersion>(
-    `SELECT ${VERSION_COLUMNS} FROM fhir_resource WHERE resource_type = $1 AND id = $2${forUpdate ? ' FOR UPDATE' : ''}`,
+): Promise<(StoredVersion & { patients: string[] }) | undefined> {
+  const cols = VERSION_COLUMNS.split(', ')
+    .map((c) => `r.${c}`)
+    .join(', ');
+  const result = await q.query<StoredVersion & { patients: string[] }>(
+    `SELECT ${cols}, ARRAY(SELECT DISTINCT c.patient_id FROM fhir_compartment c
+        WHERE c.resource_type = r.resource_type AND c.resource_id = r.id) AS patients
+       FROM fhir_resource r WHERE r.resource_type = $1 AND r.id = $2 FOR UPDATE OF r`,
     [type, id],
+    { name: 'fhir_lock_current' },
   );
   return result.rows[0];
 }

@@ -214,11 +214,16 @@ export class PostgresDatabase implements Database {
         },
         async exec(sql: string): Promise<void> {
           await flush();
-          if (pending) await begin();
-          // A simple query may hold several statements: BEGIN rides with the first one.
-          const first = !begun;
+          // A simple query may hold several statements: BEGIN (with the settings asked for
+          // until then) rides with the first one.
+          if (begun) return void (await client.query(sql));
           begun = true;
-          await client.query(first ? `BEGIN; ${sql}` : sql);
+          const first = pending;
+          pending = undefined;
+          const set = first
+            ? `${settingsLiteralStatement(first, true, (v) => client.escapeLiteral(v))}; `
+            : '';
+          await client.query(`BEGIN; ${set}${sql}`);
         },
         defer: (sql, params, options) => deferred.add(sql, params, options),
         afterCommit: (cb) => afterCommit.add(cb),

@@ -9,7 +9,7 @@ import {
   clearIndex,
   deferVersionsAndIndex,
   managedBy,
-  readCurrent,
+  lockCurrentRow,
   sealedOf,
   type StoredVersion,
   type WriteGuard,
@@ -46,6 +46,8 @@ export function matchVersion(ifMatch: string): string {
   return ifMatch.replace(/^W\//, '').replace(/"/g, '').trim();
 }
 
+const TYPE_PATTERN = /^[A-Z][A-Za-z]{0,63}$/;
+
 const outsideAccess = () => errors.forbidden('the resource belongs to a patient outside your access');
 
 /**
@@ -73,7 +75,7 @@ async function persist(
   ctx: CallContext,
   tx: Transaction,
   input: Resource,
-  previous: StoredVersion | undefined,
+  previous: CurrentRow | undefined,
   method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
 ): Promise<WriteResult> {
   const type = input.resourceType;
@@ -93,7 +95,7 @@ async function persist(
   const guard = rows ? writeGuard(ctx.scope, rows.patients, rows.organizationId) : undefined;
   // Read before the index rows are replaced: a delete, or an update that moves the resource to
   // another patient, concerns the patients it belonged to as well as its new ones.
-  const before = await currentPatients(tx, type, id, previous);
+  const before = previous && !previous.deleted ? previous.patients : [];
   const patientIds = [...new Set([...before, ...(rows?.patients ?? [])])];
   const sealed = rt.cipher.seal(type, id, version, JSON.stringify(resource));
   if (previous !== undefined) await clearIndex(tx, type, id);
@@ -139,21 +141,6 @@ async function persist(
     created: !previous || previous.deleted,
     deleted,
   };
-}
-
-/** The patients whose compartments hold the stored resource (none once deleted). */
-async function currentPatients(
-  q: Queryable,
-  type: string,
-  id: string,
-  previous?: StoredVersion,
-): Promise<string[]> {
-  if (!previous || previous.deleted) return [];
-  const r = await q.query<{ patient_id: string }>(
-    `SELECT DISTINCT patient_id FROM fhir_compartment WHERE resource_type = $1 AND resource_id = $2`,
-    [type, id],
-  );
-  return r.rows.map((x) => x.patient_id);
 }
 
 function checkIfMatch(current: StoredVersion | undefined, pre: Preconditions): void {
@@ -323,7 +310,7 @@ export async function updateResource(
   if (resource.id !== id)
     throw errors.badRequest(`the body's id (${resource.id ?? 'none'}) must equal the id in the URL (${id})`);
   if (!ID_PATTERN.test(id)) throw errors.badRequest('id must be 1-64 of A-Z a-z 0-9 - .');
-  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`fhir:${type}/${id}`]);
+  await lockId(tx, type, id);
   const current = await lockCurrent(tx, type, id);
   if (current && !current.deleted) await assertVisible(rt, ctx, tx, current);
   checkIfMatch(current, pre);
@@ -380,12 +367,28 @@ export async function deleteResource(
   return persist(rt, ctx, tx, { resourceType: type, id } as Resource, current, 'DELETE');
 }
 
+/** A stored resource's current row, locked, with the patients its compartments hold now. */
+type CurrentRow = StoredVersion & { patients: string[] };
+
+/**
+ * Serialises the writes of one resource id, stored yet or not (a row lock cannot cover an id
+ * that has no row). The key is written into the statement, so the lock goes out with the
+ * transaction's BEGIN and settings in one round trip; type and id hold only letters, digits,
+ * '-' and '.', checked here.
+ */
+async function lockId(tx: Transaction, type: string, id: string): Promise<void> {
+  if (!TYPE_PATTERN.test(type) || !ID_PATTERN.test(id))
+    throw errors.badRequest(`${type}/${id} is no resource id`);
+  await useRowScope(tx, SYSTEM_CONTEXT.scope);
+  await tx.exec(`SELECT pg_advisory_xact_lock(hashtextextended('fhir:${type}/${id}', 0))`);
+}
+
 /**
  * Locks the current row whoever may see it: a write must tell a hidden resource (answered as
  * absent by `assertVisible`) from a new id, which row-level security on its own cannot.
  */
-function lockCurrent(tx: Transaction, type: string, id: string): Promise<StoredVersion | undefined> {
-  return readCurrent(scopedQueryable(tx, SYSTEM_CONTEXT.scope), type, id, true);
+function lockCurrent(tx: Transaction, type: string, id: string): Promise<CurrentRow | undefined> {
+  return lockCurrentRow(scopedQueryable(tx, SYSTEM_CONTEXT.scope), type, id);
 }
 
 /** A resource the caller may not see is reported as absent, never as forbidden. */
