@@ -135,4 +135,30 @@ describe('FHIR update', () => {
     const history = await h.app.inject({ method: 'GET', url: `/fhir/Patient/${p.id}/_history` });
     assert.equal(history.json().entry.length, 1);
   });
+
+  test('the same content in another key order is no change; a same-length change is one', async () => {
+    const p = await create('Order');
+    const reordered = Object.fromEntries(Object.entries(p).reverse());
+    const same = await h.app.inject({
+      method: 'PUT',
+      url: `/fhir/Patient/${p.id}`,
+      headers: FHIR,
+      payload: reordered,
+    });
+    assert.equal(same.statusCode, 200);
+    assert.equal(same.json().meta.versionId, '1');
+    // One letter of the name changed: serialised, both versions are exactly as long.
+    const renamed = structuredClone(p);
+    renamed.name[0].family = 'Ordes';
+    assert.equal(JSON.stringify(renamed).length, JSON.stringify(p).length);
+    const changed = await h.app.inject({
+      method: 'PUT',
+      url: `/fhir/Patient/${p.id}`,
+      headers: FHIR,
+      payload: renamed,
+    });
+    assert.equal(changed.statusCode, 200);
+    assert.equal(changed.json().meta.versionId, '2');
+    assert.equal(changed.json().name[0].family, 'Ordes');
+  });
 });
