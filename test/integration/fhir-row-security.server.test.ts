@@ -10,6 +10,7 @@ import { createFhirStore } from '../../src/modules/fhir/service.js';
 import { SYSTEM_CONTEXT } from '../../src/modules/fhir/store/context.js';
 import { rowScopeSettings, useRowScope } from '../../src/modules/fhir/store/row-security.js';
 import { immunizationResource, patientResource } from '../helpers/fixtures.js';
+import { sentStatements } from '../helpers/statements.js';
 import { fhirHarness, type FhirHarness } from '../modules/fhir/harness.js';
 
 const ORG_A: PatientScope = { kind: 'organizations', organizationIds: ['rls-a'], extraPatientIds: [] };
@@ -128,14 +129,7 @@ describe('row-level security on the FHIR resource tables (PostgreSQL server)', (
   test("a create for another organization's patient is refused by the database and stores nothing", async () => {
     const store = createFhirStore(h.rt);
     const ctx = { actor: { type: 'user' as const, id: 'rls-user' }, scope: ORG_A };
-    const texts: string[] = [];
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const first = args[0] as string | { text: string };
-      texts.push(typeof first === 'string' ? first : first.text);
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
-    try {
+    const { texts } = await sentStatements(async () => {
       await assert.rejects(
         h.db.transaction((tx) =>
           store.create(
@@ -151,9 +145,7 @@ describe('row-level security on the FHIR resource tables (PostgreSQL server)', (
         store.create(ctx, tx, immunizationResource('rls-own', 'rls-pa', '08', '2019-01-02') as Resource),
       );
       assert.equal(own.versionId, '1');
-    } finally {
-      pg.Client.prototype.query = original;
-    }
+    });
     const statements = texts.filter((t) => !t.includes('set_config'));
     assert.equal(statements.length, 2, statements.join('\n---\n'));
     assert.ok(statements.every((t) => t.startsWith('WITH ok AS (SELECT fhir_require_write_access(')));
@@ -169,25 +161,15 @@ describe('row-level security on the FHIR resource tables (PostgreSQL server)', (
 
   test('an update goes out as its lock with BEGIN, the locked row with its patients, the index cleared, the write, COMMIT', async () => {
     const store = createFhirStore(h.rt);
-    const texts: string[] = [];
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const first = args[0] as string | { text: string };
-      texts.push(typeof first === 'string' ? first : first.text);
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
-    let written;
-    try {
-      written = await h.db.transaction((tx) =>
+    const { value: written, texts } = await sentStatements(() =>
+      h.db.transaction((tx) =>
         store.update(
           SYSTEM_CONTEXT,
           tx,
           immunizationResource('rls-ia', 'rls-pa', '08', '2019-03-06') as Resource,
         ),
-      );
-    } finally {
-      pg.Client.prototype.query = original;
-    }
+      ),
+    );
     assert.equal(written.versionId, '2');
     assert.equal(texts.length, 5, texts.join('\n---\n'));
     assert.match(texts[0] as string, /^BEGIN; SELECT set_config\(.*; SELECT pg_advisory_xact_lock/s);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { PostgresDatabase } from '../../src/platform/db/postgres.js';
 import type { Transaction } from '../../src/platform/db/types.js';
+import { sentStatements } from '../helpers/statements.js';
 
 const SETTING = "SELECT current_setting('iris.scope_patients', true) AS v";
 
@@ -17,19 +17,8 @@ describe('transactions on a PostgreSQL server', () => {
 
   /** The queries one transaction sends, as their first words. */
   async function sent(fn: (tx: Transaction) => Promise<void>): Promise<string[]> {
-    const texts: string[] = [];
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const first = args[0] as string | { text: string };
-      texts.push((typeof first === 'string' ? first : first.text).slice(0, 20));
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
-    try {
-      await db.transaction(fn);
-    } finally {
-      pg.Client.prototype.query = original;
-    }
-    return texts;
+    const { texts } = await sentStatements(() => db.transaction(fn));
+    return texts.map((t) => t.slice(0, 20));
   }
 
   test('the first settings of a transaction go out with its BEGIN: one round trip less', async () => {
@@ -97,21 +86,12 @@ describe('transactions on a PostgreSQL server', () => {
 
   test('settings asked for before a script go out with its BEGIN, in one query, in effect for it', async () => {
     await db.query('CREATE TEMP TABLE IF NOT EXISTS tx_exec_settings (v text)');
-    const texts: string[] = [];
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const first = args[0] as string | { text: string };
-      texts.push(typeof first === 'string' ? first : first.text);
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
-    try {
-      await db.transaction(async (tx) => {
+    const { texts } = await sentStatements(() =>
+      db.transaction(async (tx) => {
         await tx.useSettings({ 'iris.scope_patients': 'p5' });
         await tx.exec("INSERT INTO tx_exec_settings SELECT current_setting('iris.scope_patients', true)");
-      });
-    } finally {
-      pg.Client.prototype.query = original;
-    }
+      }),
+    );
     assert.equal(texts.length, 2, texts.join('\n'));
     assert.match(
       texts[0] as string,
