@@ -41,18 +41,9 @@ export function sealedOf(row: StoredVersion): Sealed {
  * The current row of a resource about to be written, locked, with the patients whose
  * compartments hold it now (a write concerns them as well as its new ones).
  */
-export async function lockCurrentRow(
-  q: Queryable,
-  type: string,
-  id: string,
-): Promise<(StoredVersion & { patients: string[] }) | undefined> {
-  const cols = VERSION_COLUMNS.split(', ')
-    .map((c) => `r.${c}`)
-    .join(', ');
-  const result = await q.query<StoredVersion & { patients: string[] }>(
-    `SELECT ${cols}, ARRAY(SELECT DISTINCT c.patient_id FROM fhir_compartment c
-        WHERE c.resource_type = r.resource_type AND c.resource_id = r.id) AS patients
-       FROM fhir_resource r WHERE r.resource_type = $1 AND r.id = $2 FOR UPDATE OF r`,
+export async function lockCurrentRow(q: Queryable, type: string, id: string): Promise<Row | undefined> {
+  const result = await q.query<Row>(
+    `SELECT ${ROW_COLUMNS} FROM fhir_resource r WHERE r.resource_type = $1 AND r.id = $2 FOR UPDATE OF r`,
     [type, id],
     { name: 'fhir_lock_current' },
   );
@@ -125,12 +116,6 @@ export interface WriteGuard {
   organizations: readonly string[];
 }
 
-/**
- * Stores new versions and the index rows of resources that have none (new ones, or ones whose
- * rows were just cleared) in one statement: one round trip for a write instead of two. With a
- * guard, nothing is stored and the answer is false unless every guard patient is managed by
- * one of its organizations (the organization-scope check of a write, made by the same round trip).
- */
 /**
  * Stores new versions and the index rows of resources that have none (new ones, or ones whose
  * rows were just cleared) in one statement, sent with the transaction's next statement or its

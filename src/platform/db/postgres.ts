@@ -166,14 +166,17 @@ export class PostgresDatabase implements Database {
     // write costs one round trip less; not at all when the callback runs no statement.
     let begun = false;
     let pending: SessionSettings | undefined;
-    const begin = async () => {
-      if (begun) return;
+    /** BEGIN and the settings held until now, as the head of a simple query; marks the start. */
+    const opening = () => {
       begun = true;
       const first = pending;
       pending = undefined;
-      await client.query(
-        first ? `BEGIN; ${settingsLiteralStatement(first, true, (v) => client.escapeLiteral(v))}` : 'BEGIN',
-      );
+      return first
+        ? `BEGIN; ${settingsLiteralStatement(first, true, (v) => client.escapeLiteral(v))}`
+        : 'BEGIN';
+    };
+    const begin = async () => {
+      if (!begun) await client.query(opening());
     };
     const settings = new SettingsTracker(async (s) => {
       if (begun) return applySettings(client, s, true);
@@ -216,14 +219,7 @@ export class PostgresDatabase implements Database {
           await flush();
           // A simple query may hold several statements: BEGIN (with the settings asked for
           // until then) rides with the first one.
-          if (begun) return void (await client.query(sql));
-          begun = true;
-          const first = pending;
-          pending = undefined;
-          const set = first
-            ? `${settingsLiteralStatement(first, true, (v) => client.escapeLiteral(v))}; `
-            : '';
-          await client.query(`BEGIN; ${set}${sql}`);
+          await client.query(begun ? sql : `${opening()}; ${sql}`);
         },
         defer: (sql, params, options) => deferred.add(sql, params, options),
         afterCommit: (cb) => afterCommit.add(cb),

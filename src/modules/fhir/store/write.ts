@@ -11,6 +11,7 @@ import {
   managedBy,
   lockCurrentRow,
   sealedOf,
+  type Row,
   type StoredVersion,
   type WriteGuard,
 } from '../repo.js';
@@ -75,7 +76,7 @@ async function persist(
   ctx: CallContext,
   tx: Transaction,
   input: Resource,
-  previous: CurrentRow | undefined,
+  previous: Row | undefined,
   method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
 ): Promise<WriteResult> {
   const type = input.resourceType;
@@ -381,9 +382,6 @@ export async function deleteResource(
   return persist(rt, ctx, tx, { resourceType: type, id } as Resource, current, 'DELETE');
 }
 
-/** A stored resource's current row, locked, with the patients its compartments hold now. */
-type CurrentRow = StoredVersion & { patients: string[] };
-
 /**
  * Serialises the writes of one resource id, stored yet or not (a row lock cannot cover an id
  * that has no row). The key is written into the statement, so the lock goes out with the
@@ -401,7 +399,7 @@ async function lockId(tx: Transaction, type: string, id: string): Promise<void> 
  * Locks the current row whoever may see it: a write must tell a hidden resource (answered as
  * absent by `assertVisible`) from a new id, which row-level security on its own cannot.
  */
-function lockCurrent(tx: Transaction, type: string, id: string): Promise<CurrentRow | undefined> {
+function lockCurrent(tx: Transaction, type: string, id: string): Promise<Row | undefined> {
   return lockCurrentRow(scopedQueryable(tx, SYSTEM_CONTEXT.scope), type, id);
 }
 
