@@ -194,7 +194,7 @@ async function auditedRead(
     );
     await audit.flush();
     return {
-      operation: `FHIR read by id, ${label} (${backend.label})`,
+      operation: `FHIR store read by id in process, ${label} (${backend.label})`,
       opsPerSec: Math.round(reads / ((performance.now() - started) / 1000)),
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { auditServerSuite } from './audit-server.bench.js';
 import { fhirServerSuite } from './fhir-server.bench.js';
 import { ensureBuilt } from './lib/build.js';
 import { killAllServers, type ServerHandle } from './lib/server.js';
@@ -72,6 +73,7 @@ async function main(): Promise<number> {
     moduleSuite(ROOT, 'auth', 'auth.bench.ts', 'runAuthBench'),
     moduleSuite(ROOT, 'events', 'events.bench.ts', 'runEventsBench'),
     moduleSuite(ROOT, 'audit', 'audit.bench.ts', 'runAuditBench'),
+    auditServerSuite(ROOT),
     moduleSuite(ROOT, 'fhir', 'fhir.bench.ts', 'runFhirBench'),
     fhirServerSuite(ROOT),
     moduleSuite(ROOT, 'forecast', 'forecast.bench.ts', 'runForecastBench'),

@@ -18,7 +18,10 @@ export function buildProgram(): Command {
     .version(VERSION, '-v, --version')
     .showHelpAfterError();
 
-  program.command('serve').description('run the API server').action(action(serve));
+  program
+    .command('serve')
+    .description('run the API server')
+    .action(action(() => serve()));
   program
     .command('version')
     .description('print the version')

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './platform/observability/logger.js';
-import { openRuntime, type Runtime } from './runtime.js';
+import { openRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -13,8 +13,16 @@ export interface RunningServer {
 }
 
 /** Starts the HTTP server on the configured address with every module mounted. */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const runtime = await openRuntime(config, logger, { server: true, migrate: config.env !== 'production' });
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  options: Pick<RuntimeOptions, 'recordInto'> = {},
+): Promise<RunningServer> {
+  const runtime = await openRuntime(config, logger, {
+    ...options,
+    server: true,
+    migrate: config.env !== 'production',
+  });
   let app: FastifyInstance;
   try {
     app = await buildApp(runtime);

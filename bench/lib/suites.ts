@@ -50,12 +50,16 @@ export const platformSuite: Suite = {
 /** Node's flags in `npm start` and in the image (NODE_OPTIONS in the Dockerfile). */
 export const DEPLOYED_NODE_ARGS = ['--max-old-space-size=384', '--max-semi-space-size=32'];
 
-/** The IRIS server from dist/ as deployed: default (info) logging, written to a file rather than dropped. */
+/**
+ * The IRIS server from dist/ as deployed (or `script`, the node arguments that start it another
+ * way): default (info) logging, written to a file rather than dropped.
+ */
 export async function startIris(
   root: string,
   tmpDir: string,
   name = 'iris',
   extraEnv: NodeJS.ProcessEnv = {},
+  script: string[] = [join(root, 'dist', 'main.js')],
 ): Promise<ServerHandle> {
   const env: NodeJS.ProcessEnv = {
     ...extraEnv,
@@ -77,7 +81,7 @@ export async function startIris(
     args: [
       ...DEPLOYED_NODE_ARGS,
       ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      join(root, 'dist', 'main.js'),
+      ...script,
     ],
     cwd: root,
     env,

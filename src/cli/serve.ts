@@ -8,10 +8,10 @@ function exitAfterFlush(logger: Logger, code: number): void {
 }
 
 /** `iris serve`: the API server, in the foreground until SIGTERM/SIGINT. */
-export async function serve(): Promise<void> {
+export async function serve(options: Parameters<typeof startServer>[2] = {}): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const server = await startServer(config, logger);
+  const server = await startServer(config, logger, options);
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down');
     server

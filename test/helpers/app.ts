@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/platform/observability/logger.js';
-import { openRuntime, type Runtime } from '../../src/runtime.js';
+import { openRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import { testDatabase } from './db.js';
 
 export interface TestApp {
@@ -22,6 +22,7 @@ export interface TestApp {
 export async function testApp(
   env: Record<string, string> = {},
   extraRoutes?: (app: FastifyInstance) => void,
+  options: Pick<RuntimeOptions, 'recordInto'> = {},
 ): Promise<TestApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'iris-test-'));
   const config = loadConfig({
@@ -41,6 +42,7 @@ export async function testApp(
   });
   const logger = createLogger(config.logLevel, sink);
   const runtime = await openRuntime(config, logger, {
+    ...options,
     server: true,
     migrate: true,
     database: await testDatabase(),
