@@ -98,11 +98,15 @@ async function run(root: string, ctx: BenchContext): Promise<Row[]> {
       server,
       accounts.token(nurse.email),
       'GET',
-      '/fhir/Patient?_count=500&_elements=id',
+      '/fhir/Patient?_count=1000&_elements=id',
     );
     const ids = ((own.json.entry ?? []) as Array<{ resource: { id: string } }>).map((e) => e.resource.id);
-    if (ids.length === 0) throw new Error('the nurse sees none of the loaded patients');
-    const pick = (n: number) => ids[n % ids.length] as string;
+    if (ids.length < 2) throw new Error('the nurse sees fewer than two of the loaded patients');
+    // Reads and creates go to the first half; the create run gives each of those patients many
+    // more doses, so the immunization search is measured on both halves: as loaded, and grown.
+    const grown = ids.slice(0, Math.ceil(ids.length / 2));
+    const asLoaded = ids.slice(grown.length);
+    const pick = (n: number) => grown[n % grown.length] as string;
     // A fresh token per row: a row (warm-up and run) never outlives it.
     const as = () => ({ authorization: `Bearer ${accounts.token(nurse.email)}`, accept: FHIR_JSON });
     const measure = (operation: string, plan: Parameters<typeof measureHttp>[4]) =>
@@ -139,15 +143,32 @@ async function run(root: string, ctx: BenchContext): Promise<Row[]> {
       opsPerSec: (created.opsPerSec * measured) / (measured + followUp),
       rssMb: await server.rssMb(),
     });
+    const doseSearch = (patient: string) => `/fhir/Immunization?patient=${patient}&date=ge2014-01-01`;
+    /** Matches on the first page for one patient of the half (the page holds at most 20). */
+    const matches = async (half: string[]) => {
+      const page = await call(server, accounts.token(nurse.email), 'GET', doseSearch(half[0] as string));
+      return ((page.json.entry ?? []) as Array<{ search?: { mode?: string } }>).filter(
+        (e) => e.search?.mode === 'match',
+      ).length;
+    };
+    const loadedMatches = await matches(asLoaded);
+    const grownMatches = await matches(grown);
     rows.push(
       await measure('FHIR search Patient?family=&given=', {
         headers: as(),
         next: (n) => ({ path: `/fhir/Patient?family=${FAMILIES[n % 10]}${n % 10}&given=${GIVEN[n % 10]}` }),
       }),
-      await measure('FHIR search Immunization?patient=&date=ge', {
-        headers: as(),
-        next: (n) => ({ path: `/fhir/Immunization?patient=${pick(n)}&date=ge2014-01-01` }),
-      }),
+      await measure(
+        `FHIR search Immunization?patient=&date=ge, patients as loaded (${loadedMatches} per page)`,
+        {
+          headers: as(),
+          next: (n) => ({ path: doseSearch(asLoaded[n % asLoaded.length] as string) }),
+        },
+      ),
+      await measure(
+        `FHIR search Immunization?patient=&date=ge, patients grown by the creates (${grownMatches} per page)`,
+        { headers: as(), next: (n) => ({ path: doseSearch(pick(n)) }) },
+      ),
     );
     return rows.map((row) => ({ ...row, operation: `${row.operation} [${patients} patients]` }));
   } finally {
