@@ -15,7 +15,7 @@ import { Accounts, call, FHIR_JSON } from './lib/accounts.js';
 import { measureHttp } from './lib/http.js';
 import type { ServerHandle } from './lib/server.js';
 import type { BenchContext, Row, Suite } from './lib/suite.js';
-import { startIris } from './lib/suites.js';
+import { startIris, startWorker } from './lib/suites.js';
 
 const PER_BUNDLE = 25;
 
@@ -72,10 +72,17 @@ async function run(root: string, ctx: BenchContext): Promise<Row[]> {
   if (!Number.isInteger(patients) || patients < PER_BUNDLE * 2)
     throw new Error(`BENCH_FHIR_PATIENTS must be a whole number >= ${PER_BUNDLE * 2}`);
   // TOTP enrolment is a sign-in step this bench does not take; its accounts' roles are exempted.
+  // BENCH_FHIR_WORKER=1: the server topology with `iris worker` in a process of its own.
+  const separateWorker = process.env.BENCH_FHIR_WORKER === '1';
+  if (separateWorker && !process.env.DATABASE_URL)
+    throw new Error('BENCH_FHIR_WORKER=1 needs DATABASE_URL: an embedded database serves one process');
   const server = await startIris(root, ctx.tmpDir, 'fhir-server', {
     IRIS_MFA_REQUIRED_ROLES: 'security_officer',
+    ...(separateWorker ? { IRIS_EMBEDDED_WORKER: 'false' } : {}),
   });
+  let worker: ServerHandle | undefined;
   try {
+    if (separateWorker) worker = await startWorker(root, ctx.tmpDir, server.env);
     const accounts = new Accounts(root, server.env);
     const tag = `bench-${Date.now().toString(36)}`;
     const admin = accounts.create(`admin-${tag}@bench.test`, 'system_admin');
@@ -172,6 +179,8 @@ async function run(root: string, ctx: BenchContext): Promise<Row[]> {
     );
     return rows.map((row) => ({ ...row, operation: `${row.operation} [${patients} patients]` }));
   } finally {
+    if (worker) process.stderr.write(`bench: iris worker RSS ${Math.round(await worker.rssMb())} MB\n`);
+    await worker?.stop();
     await server.stop();
   }
 }

@@ -91,6 +91,20 @@ export async function startIris(
   });
 }
 
+/** `iris worker` from dist/ on the environment of a running server (its database and keys). */
+export function startWorker(root: string, tmpDir: string, env: NodeJS.ProcessEnv): Promise<ServerHandle> {
+  return spawnServer({
+    name: 'iris worker',
+    args: [...DEPLOYED_NODE_ARGS, join(root, 'dist', 'iris.js'), 'worker'],
+    cwd: root,
+    env,
+    logFile: join(tmpDir, 'iris-worker.log'),
+    // The handle's url is the worker's id: a worker serves no HTTP.
+    ready: /iris worker (\S+) running/,
+    startTimeoutMs: START_TIMEOUT_MS,
+  });
+}
+
 /**
  * A module's own bench, measured in this process: `bench/<file>` exporting `<exportName>()`
  * that resolves to table rows.
