@@ -36,21 +36,21 @@ export class PgliteDatabase implements Database {
 
   query<T>(sql: string, params: readonly unknown[] = [], options?: QueryOptions): Promise<QueryResult<T>> {
     const settings = options?.settings;
-    return this.gate.runExclusive(async () => {
+    return this.exclusive(async () => {
       if (settings) await this.sessionSettings.use(settings);
       return this.run<T>(this.pg, sql, params);
     });
   }
 
   exec(sql: string): Promise<void> {
-    return this.gate.runExclusive(async () => {
+    return this.exclusive(async () => {
       await this.pg.exec(sql);
     });
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     const afterCommit = new AfterCommit();
-    const value = await this.gate.runExclusive(() =>
+    const value = await this.exclusive(() =>
       this.pg.transaction(async (inner) => {
         const settings = new SettingsTracker((s) => this.applySettings(inner, s, true));
         const useSettings = (s: SessionSettings) => settings.use(s);
@@ -87,7 +87,7 @@ export class PgliteDatabase implements Database {
 
   async *copyBinary(select: string): AsyncIterable<Buffer> {
     // The embedded database writes COPY output to a blob: one chunk.
-    const result = await this.gate.runExclusive(() =>
+    const result = await this.exclusive(() =>
       this.pg.query(`COPY (${select}) TO '/dev/blob' (FORMAT binary)`),
     );
     if (result.blob) yield Buffer.from(await result.blob.arrayBuffer());
@@ -109,6 +109,20 @@ export class PgliteDatabase implements Database {
   /** A consistent physical copy of the data dir, gzip-compressed tar. */
   dump(): Promise<Blob> {
     return this.gate.runExclusive(() => this.pg.dumpDataDir('gzip'));
+  }
+
+  /**
+   * Runs `fn` alone on the session, from an event-loop turn of its own. The embedded database
+   * runs statements in this thread and settles them without giving the loop back, so units
+   * waiting at the gate (a busy event subscriber's) used to run as one chain of callbacks that
+   * held off every socket read and timer until the queue was empty: HTTP requests of an
+   * embedded server waited seconds behind background work. A turn between units lets them in.
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.gate.runExclusive(async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return fn();
+    });
   }
 
   private async applySettings(
