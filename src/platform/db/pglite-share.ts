@@ -33,7 +33,15 @@ class GatedQueue {
     onData: (data: Uint8Array) => void,
   ): Promise<number> {
     if (this.owner !== handlerId) {
-      this.release = await this.db.gate.acquire();
+      const release = await this.db.gate.acquire();
+      // The client left while this message waited at the gate: typically its Terminate, queued
+      // behind a busy server while the socket closed. Run now, it would make the departed client
+      // the owner, and as no answer ends idle after it, nobody would ever free the gate again.
+      if (!this.chains.has(handlerId)) {
+        release();
+        return 0;
+      }
+      this.release = release;
       this.owner = handlerId;
       this.db.forgetSessionSettings();
     }

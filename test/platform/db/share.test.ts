@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../../../src/platform/db/open.js';
 
 describe('sharing the embedded database over its socket', () => {
@@ -54,6 +55,26 @@ describe('sharing the embedded database over its socket', () => {
     );
     // The client's rollback removed only its own rows; the server's write survived.
     assert.deepEqual(rows, [{ id: 2, who: 'server' }]);
+  });
+
+  test('a client that leaves while the server is busy does not keep the database from everybody', async () => {
+    const client = new pg.Client({ host: dataDir, port: 5432, user: 'postgres', database: 'postgres' });
+    await client.connect();
+    // The server holds the session, so the client's goodbye (Terminate) waits at the gate and
+    // its socket closes before that message runs.
+    const busy = server.db.transaction(async (tx) => {
+      await tx.query('SELECT 1');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    });
+    await client.end();
+    await busy;
+    const { rows } = await Promise.race([
+      server.db.query<{ v: number }>('SELECT 7 AS v'),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the server hangs')), 3000)),
+    ]);
+    assert.equal(rows[0]?.v, 7);
+    const again = await cli.db.query<{ v: number }>('SELECT 8 AS v');
+    assert.equal(again.rows[0]?.v, 8);
   });
 
   test("settings a socket client changes in the shared session are set again for the server's next statement", async () => {
