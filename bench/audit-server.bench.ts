@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { patientBundle } from './fhir.bench.js';
-import { Accounts, call, FHIR_JSON } from './lib/accounts.js';
+import { Accounts, call, FHIR_JSON, putOrganization } from './lib/accounts.js';
 import { measureHttp } from './lib/http.js';
 import type { BenchContext, Row, Suite } from './lib/suite.js';
 import { startIris } from './lib/suites.js';
@@ -45,11 +45,7 @@ async function runArm(root: string, ctx: BenchContext, arm: Arm, loaded: Map<Arm
       const organization = `${tag}-clinic`;
       const admin = accounts.create(`admin-${tag}@bench.test`, 'system_admin');
       const nurse = accounts.create(`nurse-${tag}@bench.test`, 'nurse', organization);
-      await call(server, accounts.token(admin), 'PUT', `/fhir/Organization/${organization}`, {
-        resourceType: 'Organization',
-        id: organization,
-        name: organization,
-      });
+      await putOrganization(server, accounts.token(admin), organization);
       const patientIds: string[] = [];
       for (let first = 0; first < PATIENTS; first += PER_BUNDLE) {
         const bundle = patientBundle(first, PER_BUNDLE, [organization], 1);

@@ -11,7 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { dosesPerPatient, FAMILIES, GIVEN, measure, patientBundle } from './fhir.bench.js';
-import { Accounts, call, FHIR_JSON } from './lib/accounts.js';
+import { Accounts, call, FHIR_JSON, putOrganization } from './lib/accounts.js';
 import { measureHttp } from './lib/http.js';
 import type { ServerHandle } from './lib/server.js';
 import type { BenchContext, Row, Suite } from './lib/suite.js';
@@ -71,11 +71,11 @@ async function run(root: string, ctx: BenchContext): Promise<Row[]> {
   const patients = Number(process.env.BENCH_FHIR_PATIENTS ?? 1000);
   if (!Number.isInteger(patients) || patients < PER_BUNDLE * 2)
     throw new Error(`BENCH_FHIR_PATIENTS must be a whole number >= ${PER_BUNDLE * 2}`);
-  // TOTP enrolment is a sign-in step this bench does not take; its accounts' roles are exempted.
   // BENCH_FHIR_WORKER=1: the server topology with `iris worker` in a process of its own.
   const separateWorker = process.env.BENCH_FHIR_WORKER === '1';
   if (separateWorker && !process.env.DATABASE_URL)
     throw new Error('BENCH_FHIR_WORKER=1 needs DATABASE_URL: an embedded database serves one process');
+  // TOTP enrolment is a sign-in step this bench does not take; its accounts' roles are exempted.
   const server = await startIris(root, ctx.tmpDir, 'fhir-server', {
     IRIS_MFA_REQUIRED_ROLES: 'security_officer',
     ...(separateWorker ? { IRIS_EMBEDDED_WORKER: 'false' } : {}),
@@ -90,13 +90,7 @@ async function run(root: string, ctx: BenchContext): Promise<Row[]> {
       const organization = `${tag}-clinic-${n}`;
       return { organization, email: accounts.create(`nurse${n}-${tag}@bench.test`, 'nurse', organization) };
     });
-    for (const { organization } of nurses) {
-      await call(server, accounts.token(admin), 'PUT', `/fhir/Organization/${organization}`, {
-        resourceType: 'Organization',
-        id: organization,
-        name: organization,
-      });
-    }
+    for (const { organization } of nurses) await putOrganization(server, accounts.token(admin), organization);
     const rows = [await load(server, accounts, nurses, patients)];
     await drain(server);
 

@@ -76,3 +76,12 @@ export async function call(
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
   return { status: res.status, json };
 }
+
+/** Stores Organization/`id`, named after itself: the organization a bench nurse belongs to. */
+export async function putOrganization(server: ServerHandle, token: string, id: string): Promise<void> {
+  await call(server, token, 'PUT', `/fhir/Organization/${id}`, {
+    resourceType: 'Organization',
+    id,
+    name: id,
+  });
+}
