@@ -75,7 +75,11 @@ describe('scheduled jobs', () => {
   });
 
   test('nightly housekeeping deletes old finished deliveries and keeps events and open work', async () => {
-    const bus = fastBus(handle.db, { housekeeping: { deliveryRetentionDays: 7 } });
+    // The loop must not claim the job between making it due and running it here.
+    const bus = fastBus(handle.db, {
+      schedulerIntervalMs: 60_000,
+      housekeeping: { deliveryRetentionDays: 7 },
+    });
     bus.subscribe({ name: 'keep.sub', events: ['keep.*'], handle: async () => undefined });
     await bus.start();
     try {
