@@ -60,7 +60,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     options.database ??
     (await openDatabase(
       { url: config.database.url, poolMax: config.database.poolMax, dataDir: config.dataDir },
-      { share: options.server, applicationName: options.server ? 'iris-server' : 'iris-cli' },
+      { share: options.server, applicationName: options.server ? 'iris-server' : 'iris-cli', logger },
     ));
   const closers: Array<() => Promise<unknown>> = [() => database.close()];
   try {

@@ -1,8 +1,10 @@
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
 import { acquireLock, readLock } from './data-dir-lock.js';
 import { PgliteDatabase } from './pglite.js';
+import { PgliteCheckpoints } from './pglite-checkpoints.js';
 import { PgliteShareServer } from './pglite-share.js';
 import { PostgresDatabase } from './postgres.js';
 import type { Database } from './types.js';
@@ -17,6 +19,8 @@ export interface OpenDatabaseOptions {
   /** The long-running server: holds the data dir and shares it with local commands. */
   share: boolean;
   applicationName?: string;
+  /** Where the embedded database's checkpoints are logged. */
+  logger?: Logger;
 }
 
 export interface DatabaseHandle {
@@ -84,10 +88,13 @@ export async function openDatabase(
     await release();
     throw error;
   }
+  const checkpoints = new PgliteCheckpoints(db, options.logger);
+  checkpoints.start();
   return {
     db,
     mode: 'embedded',
     async close() {
+      await checkpoints.stop();
       await share?.stop();
       await db.close();
       await release();
