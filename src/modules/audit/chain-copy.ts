@@ -89,22 +89,56 @@ export class ChainCopyParser {
   }
 }
 
+function windowSelect(afterSeq: number, toSeq: number): string {
+  if (!Number.isSafeInteger(afterSeq) || !Number.isSafeInteger(toSeq)) {
+    throw new RangeError('sequence numbers must be integers');
+  }
+  return `SELECT seq, canonical, hash, recorded_at FROM audit_log WHERE seq > ${afterSeq} AND seq <= ${toSeq}`;
+}
+
 /**
  * Entries with `afterSeq < seq <= toSeq`, in seq order: the evidence columns only, nothing
  * derived. Sorted here, not by the server: rows arrive almost in order (they were appended so),
  * which costs the sort next to nothing, while the server sorted a window on disk.
  */
 export async function readChainWindow(db: Database, afterSeq: number, toSeq: number): Promise<StoredEntry[]> {
-  if (!Number.isSafeInteger(afterSeq) || !Number.isSafeInteger(toSeq)) {
-    throw new RangeError('sequence numbers must be integers');
-  }
   const parser = new ChainCopyParser();
   const rows: StoredEntry[] = [];
-  for await (const chunk of db.copyBinary(
-    `SELECT seq, canonical, hash, recorded_at FROM audit_log WHERE seq > ${afterSeq} AND seq <= ${toSeq}`,
-  )) {
-    parser.push(chunk, rows);
+  for await (const chunk of db.copyBinary(windowSelect(afterSeq, toSeq))) parser.push(chunk, rows);
+  parser.end();
+  return rows.sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * The same window as the binary COPY output itself, in memory of its own, so that it can be
+ * handed to another thread whole (transferred, not copied) and parsed there with
+ * {@link parseChainWindow}.
+ */
+export async function readChainWindowBytes(
+  db: Database,
+  afterSeq: number,
+  toSeq: number,
+): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of db.copyBinary(windowSelect(afterSeq, toSeq))) {
+    chunks.push(chunk);
+    size += chunk.length;
   }
+  const bytes = new Uint8Array(new ArrayBuffer(size));
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+}
+
+/** The entries of a window read by {@link readChainWindowBytes}, in seq order. */
+export function parseChainWindow(bytes: Uint8Array): StoredEntry[] {
+  const parser = new ChainCopyParser();
+  const rows: StoredEntry[] = [];
+  parser.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), rows);
   parser.end();
   return rows.sort((a, b) => a.seq - b.seq);
 }

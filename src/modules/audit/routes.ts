@@ -78,6 +78,7 @@ const verifyReportSchema = {
     headSeq: { type: 'integer' },
     entriesChecked: { type: 'integer' },
     checkpointsChecked: { type: 'integer' },
+    threads: { type: 'integer', description: 'threads that checked segments of the chain side by side' },
     firstDamage: { anyOf: [damageSchema, { type: 'null' }] },
     issues: { type: 'array', items: damageSchema },
     warnings: { type: 'array', items: { type: 'string' } },

@@ -1,7 +1,14 @@
-import { hash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { Keyring } from '../../platform/crypto/keyring.js';
 import type { Database, Queryable } from '../../platform/db/types.js';
 import { readChainWindow } from './chain-copy.js';
+import {
+  ChainChecker,
+  type ChainCheckResult,
+  type ChainStart,
+  type CheckpointExpectation,
+  type Damage,
+} from './chain-checker.js';
 import { GENESIS_HASH } from './chain.js';
 import {
   checkRowAgainstPayload,
@@ -13,15 +20,9 @@ import {
 } from './checkpoints.js';
 import { MerkleFrontier } from './merkle.js';
 import { archiveAnchor, firstSeq, readHead } from './repo.js';
+import { checkSegmentsInThreads, type Segment } from './verify-segments.js';
 
-export type DamageKind =
-  'modified' | 'deleted' | 'inserted' | 'reordered' | 'checkpoint_mismatch' | 'schema_altered';
-
-export interface Damage {
-  seq: number | null;
-  kind: DamageKind;
-  detail: string;
-}
+export type { Damage, DamageKind } from './chain-checker.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -30,6 +31,8 @@ export interface VerifyReport {
   headSeq: number;
   entriesChecked: number;
   checkpointsChecked: number;
+  /** Threads that checked the chain: segments between checkpoints are checked side by side. */
+  threads: number;
   /** The lowest damaged sequence number and what happened there. */
   firstDamage: Damage | null;
   /** Every finding, lowest seq first, at most `maxIssues`. */
@@ -48,59 +51,18 @@ export interface VerifyOptions {
   maxIssues?: number;
   /** External copies of the checkpoints to compare with the database's. */
   sinks?: readonly CheckpointSink[];
+  /** Threads that check the chain side by side (default: one per core but one, at most 8). */
+  threads?: number;
+  /** Entries each thread gets at least: a smaller range is checked on this thread. */
+  minEntriesPerThread?: number;
 }
 
-function sha256Hex(bytes: Buffer): string {
-  return hash('sha256', bytes, 'hex');
-}
+const MAX_DEFAULT_THREADS = 8;
+const MAX_THREADS = 64;
+// A new thread runs its first ~50,000 entries at half speed or less while V8 optimises its code
+// (measured on the 2-core VM): below this many entries per thread, one warm thread is faster.
+const MIN_ENTRIES_PER_THREAD = 100_000;
 
-const PREV_HASH = ',"prevHash":"';
-const RECORDED_AT = ',"recordedAt":"';
-const SEQ = ',"seq":';
-const TAIL = 448;
-
-// Entries of one sequencer batch share their recordedAt text: parse each text once.
-let lastRecordedText = '';
-let lastRecordedMs = Number.NaN;
-const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-/**
- * The chain fields of a canonical entry, read without parsing the JSON. In the fixed top-level
- * key order `prevHash` comes after the only free-form member (`details`), so its last
- * occurrence is the top-level one; after it only fixed-shape members follow, whose string
- * values cannot hold a raw quote, so the first `recordedAt` and then the first `seq` are
- * top-level too. Null when the text is not an entry.
- */
-export function chainFields(canonical: Buffer): { prevHash: string; seq: number; recordedAt: number } | null {
-  // As latin1, one char per byte: the members sought are ASCII, and string searches are the
-  // engine's fastest (a byte of a multi-byte character never equals an ASCII one). The tail
-  // first: the members sought are near the end, and decoding less makes less garbage.
-  let text = canonical.toString('latin1', Math.max(0, canonical.length - TAIL));
-  let p = text.lastIndexOf(PREV_HASH);
-  if (p < 0 && text.length < canonical.length) {
-    text = canonical.toString('latin1');
-    p = text.lastIndexOf(PREV_HASH);
-  }
-  if (p < 0) return null;
-  const r = text.indexOf(RECORDED_AT, p + PREV_HASH.length);
-  if (r < 0) return null;
-  const s = text.indexOf(SEQ, r + RECORDED_AT.length);
-  if (s < 0) return null;
-  const end = text.indexOf(',', s + SEQ.length);
-  const digits = text.slice(s + SEQ.length, end < 0 ? text.length : end);
-  const seq = /^(0|[1-9]\d{0,14})$/.test(digits) ? Number(digits) : Number.NaN;
-  const iso = text.slice(r + RECORDED_AT.length, r + RECORDED_AT.length + 24);
-  if (iso !== lastRecordedText) {
-    lastRecordedText = iso;
-    lastRecordedMs = ISO_UTC.test(iso) ? Date.parse(iso) : Number.NaN;
-  }
-  if (Number.isNaN(seq) || Number.isNaN(lastRecordedMs)) return null;
-  const start = p + PREV_HASH.length;
-  return { prevHash: text.slice(start, start + 64), seq, recordedAt: lastRecordedMs };
-}
-
-// Hashing runs for seconds on large logs: let other work (requests, the next window's rows) in.
-const yieldEvery = 2048;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
@@ -166,80 +128,26 @@ export async function verifyAuditLog(
     if (cp.treeSize <= base.seq || cp.treeSize > to) continue;
     toCheck.set(cp.treeSize, { ...toCheck.get(cp.treeSize), sink: cp });
   }
+  const expected = new Map<number, CheckpointExpectation>();
+  for (const [seq, cp] of toCheck) expected.set(seq, expectation(keyring, seq, cp));
 
   // Without a checkpoint at the archive boundary the tree before it is unknown: chain checks only.
-  let frontierValid = base.frontier.treeSize === base.seq;
-  const frontier = base.frontier.clone();
-  let prevHash = base.hash;
-  let linked = true;
-  let entries = 0;
-  let checkpoints = 0;
-  let lastReportedModified = -1;
-
-  const fetch = (start: number) =>
-    start <= to ? readChainWindow(db, start - 1, Math.min(start + batchSize - 1, to)) : Promise.resolve([]);
-  let pending = fetch(base.seq + 1);
-  for (let windowStart = base.seq + 1; windowStart <= to; windowStart += batchSize) {
-    const windowEnd = Math.min(windowStart + batchSize - 1, to);
-    const rows = await pending;
-    // Read the next window while this one is hashed.
-    pending = fetch(windowStart + batchSize);
-    let i = 0;
-    for (let seq = windowStart; seq <= windowEnd; seq++) {
-      if ((seq - windowStart) % yieldEvery === yieldEvery - 1) await nextTurn();
-      // Rows come in seq order; collect those claiming this seq.
-      let first = -1;
-      let count = 0;
-      while (i < rows.length && rows[i]!.seq === seq) {
-        if (first < 0) first = i;
-        count += 1;
-        i += 1;
-      }
-      if (count === 0) {
-        report({ seq, kind: 'deleted', detail: `entry ${seq} is missing` });
-        linked = false;
-        frontierValid = false;
-        continue;
-      }
-      let row = rows[first]!;
-      if (count > 1) {
-        const candidates = rows.slice(first, first + count);
-        row =
-          candidates.find((r) => {
-            const f = chainFields(r.canonical);
-            return f?.prevHash === prevHash && f.seq === seq && sha256Hex(r.canonical) === r.hash;
-          }) ?? row;
-        report({ seq, kind: 'inserted', detail: `${count} entries claim seq ${seq}` });
-      }
-      entries += 1;
-      const fields = chainFields(row.canonical);
-      if (sha256Hex(row.canonical) !== row.hash || !fields) {
-        report({ seq, kind: 'modified', detail: 'the entry does not hash to its stored hash' });
-      } else if (fields.seq !== seq) {
-        report({ seq, kind: 'reordered', detail: `the entry at position ${seq} is entry ${fields.seq}` });
-      } else if (fields.recordedAt !== row.t) {
-        report({ seq, kind: 'modified', detail: 'recorded_at differs from the hashed entry' });
-      } else if (linked && fields.prevHash !== prevHash && lastReportedModified !== seq - 1) {
-        report({
-          seq: seq - 1,
-          kind: 'modified',
-          detail: `entry ${seq - 1} no longer has the hash entry ${seq} was chained to (hash recomputed)`,
-        });
-        lastReportedModified = seq - 1;
-      }
-      // Continue from what the row claims, so one damaged entry is reported once, not forever.
-      linked = true;
-      prevHash = row.hash;
-      if (frontierValid) frontier.pushEntryHash(row.hash);
-
-      const cp = toCheck.get(seq);
-      if (cp) {
-        checkpoints += 1;
-        checkCheckpoint(keyring, seq, cp, frontierValid ? frontier.root() : null, prevHash, report);
-      }
-    }
+  const start: ChainStart = {
+    seq: base.seq,
+    hash: base.hash,
+    frontier: base.frontier.treeSize === base.seq ? base.frontier.toHex() : null,
+  };
+  const segments = split(keyring, start, to, all, expected, threadCount(options, to - base.seq));
+  let results: ChainCheckResult[];
+  if (segments.length > 1) {
+    results = await checkSegmentsInThreads(db, segments, batchSize, maxIssues);
+  } else {
+    results = [await checkHere(db, start, to, expected, batchSize, maxIssues)];
   }
-  await pending;
+  for (const r of results) for (const d of r.issues) report(d);
+  const entries = results.reduce((n, r) => n + r.entries, 0);
+  const checkpoints = results.reduce((n, r) => n + r.checkpoints, 0);
+  const prevHash = results[results.length - 1]?.lastHash ?? base.hash;
 
   // An entry beyond the head was not written by the sequencer.
   const beyond = await db.query<{ seq: number }>('SELECT min(seq) AS seq FROM audit_log WHERE seq > $1', [
@@ -262,6 +170,7 @@ export async function verifyAuditLog(
     headSeq: head.seq,
     entriesChecked: entries,
     checkpointsChecked: checkpoints,
+    threads: results.length,
     firstDamage: issues[0] ?? null,
     issues,
     warnings,
@@ -280,27 +189,94 @@ function usableFrontier(keyring: Keyring, cp: CheckpointRow): MerkleFrontier | n
   }
 }
 
-function checkCheckpoint(
+/** What the entries must agree with at checkpoint `seq`, and what is wrong with it already. */
+function expectation(
   keyring: Keyring,
   seq: number,
   cp: { db?: CheckpointRow; sink?: SignedCheckpoint & { treeSize: number } },
-  root: Buffer | null,
-  lastHash: string,
-  report: (d: Damage) => void,
-): void {
-  const mismatch = (detail: string) => report({ seq, kind: 'checkpoint_mismatch', detail });
-  if (cp.sink && !cp.db)
-    return mismatch(`checkpoint ${seq} exists in the external sink but not in the database`);
-  if (cp.sink && cp.db && (cp.sink.payload !== cp.db.payload || cp.sink.signature !== cp.db.signature)) {
-    return mismatch(`checkpoint ${seq} differs from its external copy`);
+): CheckpointExpectation {
+  const row = cp.db;
+  const problem = (detail: string) => ({ problem: detail, rootHash: '', lastHash: '' });
+  if (!row) return problem(`checkpoint ${seq} exists in the external sink but not in the database`);
+  if (cp.sink && (cp.sink.payload !== row.payload || cp.sink.signature !== row.signature)) {
+    return problem(`checkpoint ${seq} differs from its external copy`);
   }
-  const row = cp.db!;
-  const problem = checkSignature(keyring, row) ?? checkRowAgainstPayload(row);
-  if (problem) return mismatch(`checkpoint ${seq}: ${problem}`);
-  if (root && !root.equals(Buffer.from(row.rootHash, 'hex'))) {
-    return mismatch(`the Merkle root over entries 1..${seq} differs from checkpoint ${seq}`);
+  const found = checkSignature(keyring, row) ?? checkRowAgainstPayload(row);
+  if (found) return problem(`checkpoint ${seq}: ${found}`);
+  return { problem: null, rootHash: row.rootHash, lastHash: row.lastHash };
+}
+
+function threadCount(options: VerifyOptions, entries: number): number {
+  // One core stays with this thread, which reads the windows, and with PostgreSQL producing them.
+  const wanted = options.threads ?? Math.min(availableParallelism() - 1, MAX_DEFAULT_THREADS);
+  const perThread = options.minEntriesPerThread ?? MIN_ENTRIES_PER_THREAD;
+  return Math.max(1, Math.min(Math.floor(wanted), MAX_THREADS, Math.floor(entries / Math.max(1, perThread))));
+}
+
+/**
+ * Cuts `start..to` into up to `count` segments of about equal length at checkpoints whose
+ * signed root vouches for their frontier and whose hash starts the next segment. A segment's
+ * last entry is compared with the checkpoint that starts the next one, so nothing between them
+ * goes unchecked; a damaged checkpoint is never a cut.
+ */
+function split(
+  keyring: Keyring,
+  start: ChainStart,
+  to: number,
+  all: readonly CheckpointRow[],
+  expected: ReadonlyMap<number, CheckpointExpectation>,
+  count: number,
+): Segment[] {
+  const cuts: Array<{ seq: number; start: ChainStart }> = [];
+  if (count > 1) {
+    const usable = all.filter((cp) => cp.treeSize > start.seq && cp.treeSize < to);
+    const length = to - start.seq;
+    for (let k = 1; k < count; k++) {
+      const target = start.seq + Math.round((length * k) / count);
+      const after = cuts[cuts.length - 1]?.seq ?? start.seq;
+      const candidates = usable.filter(
+        (cp) => cp.treeSize > after && expected.get(cp.treeSize)?.problem === null,
+      );
+      const nearest = candidates.sort(
+        (a, b) => Math.abs(a.treeSize - target) - Math.abs(b.treeSize - target),
+      )[0];
+      const frontier = nearest && usableFrontier(keyring, nearest);
+      if (nearest && frontier) {
+        cuts.push({
+          seq: nearest.treeSize,
+          start: { seq: nearest.treeSize, hash: nearest.lastHash, frontier: frontier.toHex() },
+        });
+      }
+    }
   }
-  if (row.lastHash !== lastHash) mismatch(`entry ${seq} differs from the hash checkpoint ${seq} signed`);
+  const starts = [start, ...cuts.map((c) => c.start)];
+  return starts.map((s, i) => {
+    const end = starts[i + 1]?.seq ?? to;
+    const checkpoints = new Map([...expected].filter(([seq]) => seq > s.seq && seq <= end));
+    return { start: s, to: end, checkpoints };
+  });
+}
+
+/** The whole range on this thread, reading the next window while this one is hashed. */
+async function checkHere(
+  db: Database,
+  start: ChainStart,
+  to: number,
+  expected: ReadonlyMap<number, CheckpointExpectation>,
+  batchSize: number,
+  maxIssues: number,
+): Promise<ChainCheckResult> {
+  const checker = new ChainChecker(start, expected, maxIssues, nextTurn);
+  const fetch = (from: number) =>
+    from <= to ? readChainWindow(db, from - 1, Math.min(from + batchSize - 1, to)) : Promise.resolve([]);
+  let pending = fetch(start.seq + 1);
+  for (let from = start.seq + 1; from <= to; from += batchSize) {
+    const rows = await pending;
+    pending = fetch(from + batchSize);
+    await checker.window(rows, from, Math.min(from + batchSize - 1, to));
+  }
+  await pending;
+  return checker.result();
 }
 
 async function readSinks(

@@ -130,6 +130,11 @@ describe('iris audit commands', () => {
     assert.deepEqual(JSON.parse(out).from, 11);
     assert.equal(await run('verify', '--from', 'ten'), 2);
     assert.match(err, /--from must be a whole number/);
+    assert.equal(await run('verify', '--threads', '0'), 2);
+    assert.match(err, /--threads must be at least 1/);
+    // A log this small is not worth a thread: checked here whatever --threads asks.
+    assert.equal(await run('verify', '--threads', '4', '--json'), 0);
+    assert.equal(JSON.parse(out).threads, 1);
     await tamper(fx.handle, 'DELETE FROM audit_log WHERE seq = 14');
     assert.equal(await run('verify'), 1);
     assert.match(out, /first damage at 14 \(deleted\)/);
