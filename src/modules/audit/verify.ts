@@ -234,18 +234,17 @@ function split(
     for (let k = 1; k < count; k++) {
       const target = start.seq + Math.round((length * k) / count);
       const after = cuts[cuts.length - 1]?.seq ?? start.seq;
-      const candidates = usable.filter(
-        (cp) => cp.treeSize > after && expected.get(cp.treeSize)?.problem === null,
-      );
-      const nearest = candidates.sort(
-        (a, b) => Math.abs(a.treeSize - target) - Math.abs(b.treeSize - target),
-      )[0];
-      const frontier = nearest && usableFrontier(keyring, nearest);
-      if (nearest && frontier) {
+      const candidates = usable
+        .filter((cp) => cp.treeSize > after && expected.get(cp.treeSize)?.problem === null)
+        .sort((a, b) => Math.abs(a.treeSize - target) - Math.abs(b.treeSize - target));
+      for (const cp of candidates) {
+        const frontier = usableFrontier(keyring, cp);
+        if (!frontier) continue;
         cuts.push({
-          seq: nearest.treeSize,
-          start: { seq: nearest.treeSize, hash: nearest.lastHash, frontier: frontier.toHex() },
+          seq: cp.treeSize,
+          start: { seq: cp.treeSize, hash: cp.lastHash, frontier: frontier.toHex() },
         });
+        break;
       }
     }
   }

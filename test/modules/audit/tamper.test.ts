@@ -145,6 +145,21 @@ for (const [label, mode] of MODES) {
       assert.deepEqual([report.firstDamage?.seq, report.firstDamage?.kind], [10, 'checkpoint_mismatch']);
     });
 
+    test('a checkpoint whose stored frontier was altered is not where a verification starts', async () => {
+      // The frontier is not signed: only one that gives the signed root may start a segment or a range.
+      await tamper(
+        fx.handle,
+        `UPDATE audit_checkpoints SET frontier = array_fill(repeat('0', 64), ARRAY[cardinality(frontier)])
+          WHERE tree_size IN (10, 20)`,
+      );
+      const whole = await fx.audit.verify(mode);
+      assert.equal(whole.ok, true, JSON.stringify(whole.issues));
+      assert.equal(whole.entriesChecked, ENTRIES);
+      const range = await fx.audit.verify({ ...mode, from: 25 });
+      assert.equal(range.ok, true, JSON.stringify(range.issues));
+      assert.equal(range.entriesChecked, ENTRIES, 'no usable checkpoint before 25: checked from the start');
+    });
+
     test('a range can be verified on its own and damage outside it is not reported', async () => {
       await tamper(fx.handle, 'DELETE FROM audit_log WHERE seq = 5');
       const inside = await fx.audit.verify({ ...mode, from: 21, to: 30 });
