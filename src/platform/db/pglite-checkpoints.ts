@@ -12,10 +12,13 @@ export interface CheckpointPolicy {
 
 const SOME_WAL = 1024 * 1024;
 
+// PostgreSQL's own defaults (checkpoint_timeout 5 min; max_wal_size 1 GB, which with
+// checkpoint_completion_target 0.9 asks for a checkpoint after about half of it), looked at
+// often enough that an import writing 20 MB a second does not run far past the volume.
 export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = {
-  intervalMs: 30_000,
-  walBytes: 128 * 1024 * 1024,
-  maxAgeMs: 15 * 60_000,
+  intervalMs: 5_000,
+  walBytes: 512 * 1024 * 1024,
+  maxAgeMs: 5 * 60_000,
 };
 
 interface WalState {
