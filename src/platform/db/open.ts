@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { acquireLock, readLock } from './data-dir-lock.js';
 import { PgliteDatabase } from './pglite.js';
-import { PgliteCheckpoints } from './pglite-checkpoints.js';
+import { PgliteMaintenance } from './pglite-maintenance.js';
 import { PgliteShareServer } from './pglite-share.js';
 import { PostgresDatabase } from './postgres.js';
 import type { Database } from './types.js';
@@ -19,7 +19,7 @@ export interface OpenDatabaseOptions {
   /** The long-running server: holds the data dir and shares it with local commands. */
   share: boolean;
   applicationName?: string;
-  /** Where the embedded database's checkpoints are logged. */
+  /** Where the embedded database's checkpoints and vacuums are logged. */
   logger?: Logger;
 }
 
@@ -88,13 +88,13 @@ export async function openDatabase(
     await release();
     throw error;
   }
-  const checkpoints = new PgliteCheckpoints(db, options.logger);
-  checkpoints.start();
+  const maintenance = new PgliteMaintenance(db, options.logger);
+  maintenance.start();
   return {
     db,
     mode: 'embedded',
     async close() {
-      await checkpoints.stop();
+      await maintenance.stop();
       await share?.stop();
       await db.close();
       await release();
