@@ -17,7 +17,7 @@ const SOME_WAL = 1024 * 1024;
 
 // PostgreSQL's own defaults (checkpoint_timeout 5 min; max_wal_size 1 GB, which with
 // checkpoint_completion_target 0.9 asks for a checkpoint after about half of it), looked at
-// often enough that an import writing 20 MB a second does not run far past the volume.
+// often enough that an import writing tens of MB a second does not run far past the volume.
 export const DEFAULT_MAINTENANCE_POLICY: MaintenancePolicy = {
   intervalMs: 5_000,
   vacuumBudgetMs: 1_000,
