@@ -53,11 +53,7 @@ describe('embedded database checkpoints', () => {
   });
 
   test('a checkpoint is taken once enough WAL was written, and not before', async () => {
-    const keeper = maintenance(db, {
-      intervalMs: 60_000,
-      walBytes: 8 * MB,
-      maxAgeMs: 3_600_000,
-    });
+    const keeper = maintenance(db, { walBytes: 8 * MB });
     const before = await redoPoint(db);
     await write(db, 2);
     assert.equal((await keeper.tick()).checkpoint, false, 'below the volume');
@@ -69,11 +65,7 @@ describe('embedded database checkpoints', () => {
   });
 
   test('an old checkpoint is renewed after a little writing, never for the checkpoint record alone', async () => {
-    const keeper = maintenance(db, {
-      intervalMs: 60_000,
-      walBytes: 1024 * MB,
-      maxAgeMs: 0,
-    });
+    const keeper = maintenance(db, { walBytes: 1024 * MB, maxAgeMs: 0 });
     await db.exec('CHECKPOINT');
     assert.equal((await keeper.tick()).checkpoint, false, 'only the checkpoint itself was written');
     await write(db, 2);
@@ -81,11 +73,7 @@ describe('embedded database checkpoints', () => {
   });
 
   test('with checkpoints the WAL segments are reused instead of piling up', async () => {
-    const keeper = maintenance(db, {
-      intervalMs: 60_000,
-      walBytes: 16 * MB,
-      maxAgeMs: 3_600_000,
-    });
+    const keeper = maintenance(db, { walBytes: 16 * MB });
     await db.exec('CHECKPOINT');
     const start = segments(dir);
     for (let round = 0; round < 8; round++) {
@@ -97,11 +85,7 @@ describe('embedded database checkpoints', () => {
   });
 
   test('the timer checks by itself and stop() waits for a checkpoint under way', async () => {
-    const keeper = maintenance(db, {
-      intervalMs: 20,
-      walBytes: 4 * MB,
-      maxAgeMs: 3_600_000,
-    });
+    const keeper = maintenance(db, { intervalMs: 20, walBytes: 4 * MB });
     const before = await redoPoint(db);
     await write(db, 6);
     keeper.start();
