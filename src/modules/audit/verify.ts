@@ -137,7 +137,7 @@ export async function verifyAuditLog(
     hash: base.hash,
     frontier: base.frontier.treeSize === base.seq ? base.frontier.toHex() : null,
   };
-  const segments = split(keyring, start, to, all, expected, threadCount(options, to - base.seq));
+  const segments = split(start, to, all, expected, threadCount(options, to - base.seq));
   let results: ChainCheckResult[];
   if (segments.length > 1) {
     results = await checkSegmentsInThreads(db, segments, batchSize, maxIssues);
@@ -181,6 +181,11 @@ export async function verifyAuditLog(
 
 function usableFrontier(keyring: Keyring, cp: CheckpointRow): MerkleFrontier | null {
   if (checkSignature(keyring, cp) || checkRowAgainstPayload(cp)) return null;
+  return signedFrontier(cp);
+}
+
+/** The stored frontier of a checkpoint whose signature was checked, if it gives the signed root. */
+function signedFrontier(cp: CheckpointRow): MerkleFrontier | null {
   try {
     const frontier = MerkleFrontier.fromHex(cp.treeSize, cp.frontier);
     return frontier.root().toString('hex') === cp.rootHash ? frontier : null;
@@ -220,7 +225,6 @@ function threadCount(options: VerifyOptions, entries: number): number {
  * goes unchecked; a damaged checkpoint is never a cut.
  */
 function split(
-  keyring: Keyring,
   start: ChainStart,
   to: number,
   all: readonly CheckpointRow[],
@@ -237,8 +241,9 @@ function split(
       const candidates = usable
         .filter((cp) => cp.treeSize > after && expected.get(cp.treeSize)?.problem === null)
         .sort((a, b) => Math.abs(a.treeSize - target) - Math.abs(b.treeSize - target));
+      // No problem expected means the signature and the columns already checked out.
       for (const cp of candidates) {
-        const frontier = usableFrontier(keyring, cp);
+        const frontier = signedFrontier(cp);
         if (!frontier) continue;
         cuts.push({
           seq: cp.treeSize,
