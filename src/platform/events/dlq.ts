@@ -89,7 +89,11 @@ export interface QueueStats {
   lagSeconds: number;
 }
 
-/** Open deliveries per subscriber (metrics, health, admin). */
+/**
+ * Open deliveries per subscriber (metrics, health, admin). The status list is the predicate of
+ * `iris_event_deliveries_unfinished`, so the counts come from that index and never read the
+ * finished deliveries kept for days.
+ */
 export async function queueStats(db: Queryable): Promise<QueueStats[]> {
   const result = await db.query<{
     subscriber: string;

@@ -95,4 +95,15 @@ CREATE INDEX iris_job_runs_job ON iris_job_runs (job, started_at DESC);
 CREATE INDEX iris_job_runs_running ON iris_job_runs (owner) WHERE status = 'running';
 `,
   },
+  {
+    // Queue statistics (health probes, /metrics, the CLI) counted by status over the whole
+    // table, finished deliveries included: those are kept for days, so each look read them all
+    // (1,000,000 done: 135 ms on the embedded database, 55 ms on PostgreSQL). Counted from this
+    // index alone it is proportional to the deliveries not finished (about 1 ms).
+    id: 'platform/events/0002_unfinished_index',
+    sql: `
+CREATE INDEX iris_event_deliveries_unfinished ON iris_event_deliveries (subscriber, status, created_at)
+  WHERE status IN ('pending', 'leased', 'retry_wait', 'dead');
+`,
+  },
 ];
