@@ -35,6 +35,7 @@ export async function checkSegmentsInThreads(
   segments: readonly Segment[],
   batchSize: number,
   maxIssues: number,
+  onChecked: (seqs: number) => void = () => undefined,
 ): Promise<ChainCheckResult[]> {
   const threads: Worker[] = [];
   try {
@@ -47,7 +48,7 @@ export async function checkSegmentsInThreads(
         };
         const thread = moduleWorker(new URL('./verify-worker.js', import.meta.url), { workerData: input });
         threads.push(thread);
-        return feed(db, thread, segment, batchSize);
+        return feed(db, thread, segment, batchSize, onChecked);
       }),
     );
   } finally {
@@ -60,8 +61,10 @@ async function feed(
   thread: Worker,
   segment: Segment,
   batchSize: number,
+  onChecked: (seqs: number) => void,
 ): Promise<ChainCheckResult> {
-  let inFlight = 0;
+  // Sizes of the windows sent and not yet answered, oldest first: the thread answers in order.
+  const inFlight: number[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
   let settle: { resolve: (r: ChainCheckResult) => void; reject: (e: Error) => void } | undefined;
@@ -75,7 +78,7 @@ async function feed(
   };
   thread.on('message', (message: FromSegmentWorker) => {
     if (message.kind === 'checked') {
-      inFlight -= 1;
+      onChecked(inFlight.shift() ?? 0);
       wake?.();
     } else {
       settle?.resolve(message.result);
@@ -87,9 +90,9 @@ async function feed(
   for (let from = segment.start.seq + 1; from <= segment.to; from += batchSize) {
     const to = Math.min(from + batchSize - 1, segment.to);
     const bytes = await readChainWindowBytes(db, from - 1, to);
-    while (inFlight >= IN_FLIGHT && !failure) await new Promise<void>((resolve) => (wake = resolve));
+    while (inFlight.length >= IN_FLIGHT && !failure) await new Promise<void>((resolve) => (wake = resolve));
     if (failure) throw failure;
-    inFlight += 1;
+    inFlight.push(to - from + 1);
     const message: ToSegmentWorker = { kind: 'window', from, to, bytes };
     thread.postMessage(message, [bytes.buffer as ArrayBuffer]);
   }

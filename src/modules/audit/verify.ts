@@ -55,6 +55,11 @@ export interface VerifyOptions {
   threads?: number;
   /** Entries each thread gets at least: a smaller range is checked on this thread. */
   minEntriesPerThread?: number;
+  /**
+   * Called each time a window of the range has been checked, with the sequence numbers checked
+   * so far and the number in the range (from the starting checkpoint to the end).
+   */
+  onProgress?: (checked: number, total: number) => void;
 }
 
 const MAX_DEFAULT_THREADS = 8;
@@ -138,11 +143,17 @@ export async function verifyAuditLog(
     frontier: base.frontier.treeSize === base.seq ? base.frontier.toHex() : null,
   };
   const segments = split(start, to, all, expected, threadCount(options, to - base.seq));
+  const total = Math.max(to - start.seq, 0);
+  let checked = 0;
+  const onChecked = (seqs: number) => {
+    checked += seqs;
+    options.onProgress?.(checked, total);
+  };
   let results: ChainCheckResult[];
   if (segments.length > 1) {
-    results = await checkSegmentsInThreads(db, segments, batchSize, maxIssues);
+    results = await checkSegmentsInThreads(db, segments, batchSize, maxIssues, onChecked);
   } else {
-    results = [await checkHere(db, start, to, expected, batchSize, maxIssues)];
+    results = [await checkHere(db, start, to, expected, batchSize, maxIssues, onChecked)];
   }
   for (const r of results) for (const d of r.issues) report(d);
   const entries = results.reduce((n, r) => n + r.entries, 0);
@@ -269,6 +280,7 @@ async function checkHere(
   expected: ReadonlyMap<number, CheckpointExpectation>,
   batchSize: number,
   maxIssues: number,
+  onChecked: (seqs: number) => void,
 ): Promise<ChainCheckResult> {
   const checker = new ChainChecker(start, expected, maxIssues, nextTurn);
   const fetch = (from: number) =>
@@ -277,7 +289,9 @@ async function checkHere(
   for (let from = start.seq + 1; from <= to; from += batchSize) {
     const rows = await pending;
     pending = fetch(from + batchSize);
-    await checker.window(rows, from, Math.min(from + batchSize - 1, to));
+    const end = Math.min(from + batchSize - 1, to);
+    await checker.window(rows, from, end);
+    onChecked(end - from + 1);
   }
   await pending;
   return checker.result();

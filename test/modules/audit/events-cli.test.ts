@@ -95,12 +95,13 @@ describe('iris audit commands', () => {
   let fx: AuditFixture;
   let out = '';
   let err = '';
+  let terminal = false;
   const run = async (...args: string[]) => {
     out = '';
     err = '';
     const io = {
       out: { write: (chunk: string) => ((out += chunk), true), once: () => undefined },
-      err: { write: (chunk: string) => ((err += chunk), true), once: () => undefined },
+      err: { write: (chunk: string) => ((err += chunk), true), once: () => undefined, isTTY: terminal },
     };
     process.exitCode = undefined;
     const program = new Command('iris').exitOverride();
@@ -122,6 +123,21 @@ describe('iris audit commands', () => {
     await fx.audit.flush();
   });
   after(() => fx.close());
+
+  test('verify shows its progress on a terminal, erased before the report, and nowhere else', async () => {
+    terminal = true;
+    try {
+      assert.equal(await run('verify'), 0);
+    } finally {
+      terminal = false;
+    }
+    const line = 'verifying: 30 of 30 entries (100%)';
+    assert.ok(err.startsWith(`\r${line}`), JSON.stringify(err));
+    assert.ok(err.endsWith(`\r${' '.repeat(line.length)}\r`), JSON.stringify(err));
+    assert.match(out, /audit log intact: entries 1\.\.30/);
+    assert.equal(await run('verify'), 0);
+    assert.equal(err, '');
+  });
 
   test('verify reports an intact log, a range, and damage with exit code 1', async () => {
     assert.equal(await run('verify'), 0);

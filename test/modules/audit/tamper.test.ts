@@ -37,6 +37,19 @@ for (const [label, mode] of MODES) {
       assert.equal(report.threads, mode.threads);
     });
 
+    test('progress is reported window by window, up to the whole range', async () => {
+      const seen: Array<[number, number]> = [];
+      const report = await fx.audit.verify({
+        ...mode,
+        batchSize: 7,
+        onProgress: (checked, total) => seen.push([checked, total]),
+      });
+      assert.equal(report.ok, true, JSON.stringify(report.issues));
+      assert.ok(seen.length >= Math.ceil(ENTRIES / 7), `${seen.length} reports`);
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i]![0] > seen[i - 1]![0], 'counts only grow');
+      assert.deepEqual(seen.at(-1), [ENTRIES, ENTRIES]);
+    });
+
     test('a changed field is found at its entry', async () => {
       await tamper(
         fx.handle,
