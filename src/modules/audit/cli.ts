@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { AppContext } from '../../platform/context.js';
+import { progressReporter } from '../../platform/progress.js';
 import type { AuditService } from './service.js';
 import { exportAll } from './siem.js';
 
@@ -15,33 +16,8 @@ function wholeNumber(value: string, name: string): number {
 export interface CliOutput {
   write(chunk: string): boolean;
   once(event: 'drain', listener: () => void): unknown;
-  /** A terminal: progress is shown there, never in a file or a pipe. */
+  /** A terminal: progress is rewritten in place there. */
   isTTY?: boolean;
-}
-
-const PROGRESS_EVERY_MS = 250;
-
-/**
- * A progress line for a terminal, rewritten in place at most four times a second and erased
- * when done, so that the report that follows starts on a clean line.
- */
-function progressLine(err: CliOutput): { update(checked: number, total: number): void; clear(): void } {
-  let shown = '';
-  let at = 0;
-  return {
-    update(checked, total) {
-      const now = Date.now();
-      if (now - at < PROGRESS_EVERY_MS) return;
-      at = now;
-      const percent = total > 0 ? Math.floor((100 * checked) / total) : 100;
-      const line = `verifying: ${checked.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} entries (${percent}%)`;
-      err.write(`\r${line.padEnd(shown.length)}`);
-      shown = line;
-    },
-    clear() {
-      if (shown) err.write(`\r${' '.repeat(shown.length)}\r`);
-    },
-  };
 }
 
 export function registerAuditCli(
@@ -71,10 +47,19 @@ export function registerAuditCli(
         const ctx = await load();
         const trail = service(ctx);
         await trail.flush();
-        const progress = io.err.isTTY ? progressLine(io.err) : undefined;
+        const progress = progressReporter(io.err);
         const report = await trail
-          .verify({ from, to, threads, onProgress: progress?.update })
-          .finally(() => progress?.clear());
+          .verify({
+            from,
+            to,
+            threads,
+            onProgress: (checked, total) =>
+              progress.update(
+                `verifying: ${checked.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} entries ` +
+                  `(${total > 0 ? Math.floor((100 * checked) / total) : 100}%)`,
+              ),
+          })
+          .finally(() => progress.done());
         if (options.json) {
           io.out.write(`${JSON.stringify(report, null, 2)}\n`);
         } else if (report.ok) {

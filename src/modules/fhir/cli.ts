@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { AppContext } from '../../platform/context.js';
+import { progressReporter } from '../../platform/progress.js';
 import { importPath } from './import/files.js';
 import { fhirRuntime, type FhirRuntime } from './store/context.js';
 import { reindexBatch, type ReindexPosition } from './store/reindex.js';
@@ -25,14 +26,14 @@ export function registerImportCommand(program: Command, load: () => Promise<AppC
       const ctx = await load();
       const rt = runtimeOf(ctx);
       const started = Date.now();
+      const progress = progressReporter(process.stderr);
       const summary = await importPath(rt, path, (done, total, s) => {
         const width = 30;
         const filled = Math.round((done / Math.max(total, 1)) * width);
-        process.stderr.write(
-          `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} files, ${s.resources} resources, ${s.errors.length} errors`,
+        progress.update(
+          `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} files, ${s.resources} resources, ${s.errors.length} errors`,
         );
-      });
-      process.stderr.write('\n');
+      }).finally(() => progress.done());
       const seconds = (Date.now() - started) / 1000;
       console.log(`imported ${summary.resources} resources in ${seconds.toFixed(1)} s`);
       for (const [type, n] of Object.entries(summary.byType).sort()) console.log(`  ${type}: ${n}`);
@@ -53,13 +54,14 @@ export function registerReindexCommand(program: Command, load: () => Promise<App
       const rt = runtimeOf(ctx);
       let total = 0;
       let position: ReindexPosition | null = null;
+      const progress = progressReporter(process.stderr);
       do {
         const batch = await reindexBatch(rt, position);
         total += batch.reindexed;
         position = batch.next;
-        process.stderr.write(`\rre-indexed ${total} resources`);
+        progress.update(`re-indexed ${total} resources`);
       } while (position);
-      process.stderr.write('\n');
+      progress.done();
       console.log(`re-indexed ${total} resources`);
     });
 }
@@ -75,11 +77,12 @@ export function registerRewrapCommand(program: Command, load: () => Promise<AppC
       const ctx = await load();
       const rt = runtimeOf(ctx);
       let total = 0;
+      const progress = progressReporter(process.stderr);
       for (let moved = await rewrapBatch(rt); moved > 0; moved = await rewrapBatch(rt)) {
         total += moved;
-        process.stderr.write(`\rre-wrapped ${total} records`);
+        progress.update(`re-wrapped ${total} records`);
       }
-      process.stderr.write('\n');
+      progress.done();
       console.log(`re-wrapped ${total} records; keys in use: ${(await keysInUse(rt)).join(', ') || 'none'}`);
     });
 }
