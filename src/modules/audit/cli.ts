@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { AppContext } from '../../platform/context.js';
-import { progressReporter } from '../../platform/progress.js';
+import { progressReporter, type ProgressStream } from '../../platform/progress.js';
 import type { AuditService } from './service.js';
 import { exportAll } from './siem.js';
 
@@ -13,11 +13,8 @@ function wholeNumber(value: string, name: string): number {
  * `iris audit verify [--from N] [--to N] [--threads N]` (exit 0 intact, 1 damaged) and
  * `iris audit export --since-seq N` (JSON Lines on stdout, cursor on stderr).
  */
-export interface CliOutput {
-  write(chunk: string): boolean;
+export interface CliOutput extends ProgressStream {
   once(event: 'drain', listener: () => void): unknown;
-  /** A terminal: progress is rewritten in place there. */
-  isTTY?: boolean;
 }
 
 export function registerAuditCli(

@@ -142,8 +142,9 @@ export async function verifyAuditLog(
     hash: base.hash,
     frontier: base.frontier.treeSize === base.seq ? base.frontier.toHex() : null,
   };
-  const segments = split(start, to, all, expected, threadCount(options, to - base.seq));
+  // Seqs from the starting checkpoint to the end: what the threads share and progress counts.
   const total = Math.max(to - start.seq, 0);
+  const segments = split(start, to, all, expected, threadCount(options, total));
   let checked = 0;
   const onChecked = (seqs: number) => {
     checked += seqs;
