@@ -9,6 +9,7 @@ import { registerRegistryRoutes, type Guard } from './routes.js';
 import { registryMigrations } from './schema.js';
 import { RegistryService } from './service.js';
 import { syncSubscriber } from './sync.js';
+import { tallyFoldJob } from './tallies.js';
 import { TransportRegistry } from './transport/index.js';
 
 export { registryMigrations } from './schema.js';
@@ -79,6 +80,7 @@ export function createRegistryModule(options: RegistryModuleOptions = {}): IrisM
           ...DEFAULT_RECONCILE_JOB,
           ...options.reconcile,
         }),
+        tallyFoldJob(ctx.db),
       ];
     },
     services(ctx) {

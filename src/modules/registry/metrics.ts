@@ -1,14 +1,17 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Queryable } from '../../platform/db/types.js';
 import { openWorkCount } from './submissions.js';
+import { submissionTallies } from './tallies.js';
 import type { TransportRegistry } from './transport/index.js';
 
 const BREAKER_VALUE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2, isolated: 3 };
 const SNAPSHOT_TTL_MS = 1000;
+const ENDPOINT_NAMES = 'SELECT id, name FROM registry_endpoints';
 
 /**
- * Registry metrics: breaker state per registry (this process) and, from the table at scrape
- * time (so every process is covered), submissions per registry and status and open work items.
+ * Registry metrics: breaker state per registry (this process) and, from the database at scrape
+ * time (so every process is covered), submissions per registry and status (the tallies, not a
+ * count of the history) and open work items.
  */
 export function registerRegistryMetrics(
   registry: Registry,
@@ -20,12 +23,15 @@ export function registerRegistryMetrics(
     if (!snapshot || Date.now() - snapshot.at > SNAPSHOT_TTL_MS) {
       snapshot = {
         at: Date.now(),
-        rows: db
-          .query<{ name: string; status: string; n: number }>(
-            `SELECT e.name, s.status, count(*)::int AS n FROM registry_submissions s
-               JOIN registry_endpoints e ON e.id = s.endpoint_id GROUP BY e.name, s.status`,
-          )
-          .then((r) => r.rows)
+        rows: Promise.all([submissionTallies(db), db.query<{ id: string; name: string }>(ENDPOINT_NAMES)])
+          .then(([tallies, endpoints]) => {
+            const names = new Map(endpoints.rows.map((e) => [e.id, e.name]));
+            return tallies.map((t) => ({
+              name: names.get(t.endpointId) ?? t.endpointId,
+              status: t.status,
+              n: t.count,
+            }));
+          })
           .catch(() => []),
       };
     }

@@ -99,4 +99,71 @@ CREATE TABLE registry_queries (
 CREATE INDEX registry_queries_patient ON registry_queries (patient_id, created_at);
 `,
   },
+  {
+    // Submissions are kept for good, as each dose's registry record, so counting them per
+    // registry and status at every /metrics scrape read the whole history (a sequential scan
+    // growing without end). The counts are now kept as the rows change: statement triggers
+    // append each statement's net change per registry and status to an insert-only table
+    // (concurrent writers never wait on a shared counter row), and the registry.tally-fold job
+    // moves those changes into one row per registry and status. A reader adds both.
+    id: 'registry/0002_submission_tallies',
+    sql: `
+CREATE TABLE registry_submission_tallies (
+  endpoint_id uuid NOT NULL,
+  status text NOT NULL,
+  n bigint NOT NULL,
+  PRIMARY KEY (endpoint_id, status)
+);
+CREATE TABLE registry_submission_tally_changes (
+  endpoint_id uuid NOT NULL,
+  status text NOT NULL,
+  delta bigint NOT NULL
+);
+
+CREATE FUNCTION registry_submissions_tally_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO registry_submission_tally_changes (endpoint_id, status, delta)
+  SELECT endpoint_id, status, count(*) FROM added GROUP BY endpoint_id, status;
+  RETURN NULL;
+END
+$$;
+CREATE FUNCTION registry_submissions_tally_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO registry_submission_tally_changes (endpoint_id, status, delta)
+  SELECT endpoint_id, status, sum(delta) FROM (
+      SELECT endpoint_id, status, 1 AS delta FROM added
+      UNION ALL SELECT endpoint_id, status, -1 FROM removed) c
+   GROUP BY endpoint_id, status HAVING sum(delta) <> 0;
+  RETURN NULL;
+END
+$$;
+CREATE FUNCTION registry_submissions_tally_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO registry_submission_tally_changes (endpoint_id, status, delta)
+  SELECT endpoint_id, status, -count(*) FROM removed GROUP BY endpoint_id, status;
+  RETURN NULL;
+END
+$$;
+CREATE FUNCTION registry_submissions_tally_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM registry_submission_tally_changes;
+  DELETE FROM registry_submission_tallies;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER registry_submissions_tally_insert AFTER INSERT ON registry_submissions
+  REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally_insert();
+CREATE TRIGGER registry_submissions_tally_update AFTER UPDATE ON registry_submissions
+  REFERENCING OLD TABLE AS removed NEW TABLE AS added
+  FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally_update();
+CREATE TRIGGER registry_submissions_tally_delete AFTER DELETE ON registry_submissions
+  REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally_delete();
+CREATE TRIGGER registry_submissions_tally_truncate AFTER TRUNCATE ON registry_submissions
+  FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally_truncate();
+
+-- Creating the triggers locked out writers, so this count and the triggers see the same rows.
+INSERT INTO registry_submission_tallies (endpoint_id, status, n)
+SELECT endpoint_id, status, count(*) FROM registry_submissions GROUP BY endpoint_id, status;
+`,
+  },
 ];

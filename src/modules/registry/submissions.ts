@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Queryable } from '../../platform/db/types.js';
 import { errors } from '../../platform/http/errors.js';
 import type { Hl7Error } from './hl7/index.js';
+import { submissionTallies } from './tallies.js';
 
 export type SubmissionStatus =
   'pending' | 'sent' | 'accepted' | 'accepted_with_warnings' | 'rejected' | 'failed' | 'superseded';
@@ -411,11 +412,13 @@ export interface StatusCount {
   count: number;
 }
 
+/** Submissions per registry and status: all of them, or those created since a time. */
 export async function statusSummary(q: Queryable, since?: Date): Promise<StatusCount[]> {
+  if (!since) return submissionTallies(q);
   const result = await q.query<{ endpoint_id: string; status: SubmissionStatus; n: number }>(
     `SELECT endpoint_id, status, count(*)::int AS n FROM registry_submissions
-      WHERE $1::timestamptz IS NULL OR created_at >= $1 GROUP BY endpoint_id, status ORDER BY 1, 2`,
-    [since ?? null],
+      WHERE created_at >= $1 GROUP BY endpoint_id, status ORDER BY 1, 2`,
+    [since],
   );
   return result.rows.map((r) => ({ endpointId: r.endpoint_id, status: r.status, count: r.n }));
 }

@@ -8,6 +8,7 @@ import {
   addSoapEndpoint,
   bearer,
   doseResource,
+  eventually,
   patientResource,
   put,
   registryApp,
@@ -274,5 +275,44 @@ describe('registry sync over CDC SOAP against the simulator', () => {
     assert.equal(status.statusCode, 200);
     const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
     assert.match(metrics.body, /iris_registry_submissions\{registry="State IIS",status="accepted"\}/);
+  });
+
+  test('the scheduled tally fold leaves /status and /metrics equal to the submissions', async () => {
+    const db = t.runtime.ctx.db;
+    assert.ok(
+      t.runtime.ctx.events.jobs().some((j) => j.name === 'registry.tally-fold' && j.cron === '* * * * *'),
+    );
+    await db.query(`UPDATE iris_jobs SET next_run_at = now() WHERE name = 'registry.tally-fold'`);
+    const run = await eventually(
+      async () =>
+        (
+          await db.query<{ status: string; error: string | null }>(
+            `SELECT status, error FROM iris_job_runs WHERE job = 'registry.tally-fold' AND status <> 'running'`,
+          )
+        ).rows[0],
+      'the scheduled tally fold',
+    );
+    assert.equal(run.status, 'succeeded', run.error ?? '');
+    const truth = await db.query<{ endpoint_id: string; status: string; n: number }>(
+      `SELECT endpoint_id, status, count(*)::int AS n FROM registry_submissions GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    assert.ok(truth.rows.length > 0);
+    const status = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/registry/status',
+      headers: bearer(nurse),
+    });
+    const counts = (status.json() as { counts: Array<{ endpointId: string; status: string; count: number }> })
+      .counts;
+    assert.deepEqual(
+      counts,
+      truth.rows.map((r) => ({ endpointId: r.endpoint_id, status: r.status, count: r.n })),
+    );
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const accepted = truth.rows.find((r) => r.endpoint_id === endpointId && r.status === 'accepted');
+    assert.match(
+      metrics,
+      new RegExp(`iris_registry_submissions\\{registry="State IIS",status="accepted"\\} ${accepted?.n}\n`),
+    );
   });
 });
