@@ -145,8 +145,12 @@ export async function enqueue(q: Queryable, next: NewSubmission): Promise<Submis
   const inserted = await q.query<SubmissionRow>(
     `WITH added AS (
        INSERT INTO registry_submissions (id, endpoint_id, immunization_id, immunization_version, patient_id,
-         operation, control_id, status, trigger, requested_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9)
+         operation, control_id, status, trigger, requested_by, waits)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9,
+         -- Queued behind an unfinished submission of the dose (one this statement supersedes
+         -- included: a claim then looks the dose up, and finds this row is the head after all).
+         EXISTS (SELECT 1 FROM registry_submissions WHERE endpoint_id = $2 AND immunization_id = $3
+                   AND status IN ('pending', 'sent')))
        ON CONFLICT (endpoint_id, immunization_id, immunization_version, operation)
          WHERE trigger IN ('event', 'import')
        DO NOTHING RETURNING *),
@@ -211,16 +215,19 @@ export async function claim(
   leaseMs: number,
 ): Promise<SubmissionRow[]> {
   const result = await q.query<SubmissionRow>(
-    `WITH heads AS (
-       -- The oldest unfinished submission of each dose; only a head may be sent.
-       SELECT DISTINCT ON (immunization_id) id, next_attempt_at, lease_until, seq
-         FROM registry_submissions
-        WHERE endpoint_id = $1 AND status IN ('pending', 'sent')
-        ORDER BY immunization_id, seq),
-     due AS (
-       SELECT s.id FROM registry_submissions s JOIN heads h ON h.id = s.id
-        WHERE h.next_attempt_at <= now() AND (h.lease_until IS NULL OR h.lease_until < now())
-        ORDER BY h.next_attempt_at, h.seq
+    `WITH due AS (
+       -- Due rows in due order, each kept only when it is its dose's oldest unfinished
+       -- submission: a row queued behind another of its dose is checked against the dose's
+       -- unfinished rows; any other is a head (migration registry/0003).
+       SELECT s.id FROM registry_submissions s
+        WHERE s.endpoint_id = $1 AND s.status IN ('pending', 'sent')
+          AND s.next_attempt_at <= now() AND (s.lease_until IS NULL OR s.lease_until < now())
+          AND (NOT s.waits OR s.seq = (SELECT min(o.seq) FROM registry_submissions o
+                 WHERE o.immunization_id = s.immunization_id AND o.endpoint_id = s.endpoint_id
+                   -- Unfinished, spelled so that no partial index of unfinished rows matches:
+                   -- the dose's own rows are found through its index, whatever the statistics.
+                   AND o.status NOT IN ('accepted', 'accepted_with_warnings', 'rejected', 'failed', 'superseded')))
+        ORDER BY s.next_attempt_at, s.seq
         LIMIT $2
         FOR UPDATE OF s SKIP LOCKED)
      UPDATE registry_submissions s

@@ -14,9 +14,9 @@ import { foldTallyChanges, submissionTallies } from '../../../src/modules/regist
 import { migrate } from '../../../src/platform/db/migrations.js';
 import type { DatabaseHandle } from '../../../src/platform/db/open.js';
 import { testDatabase } from '../../helpers/db.js';
+import { ENDPOINTS, registryTables } from './tables.js';
 
-const ENDPOINTS = ['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b'];
-const [A, B] = ENDPOINTS as [string, string];
+const [A, B] = ENDPOINTS;
 
 const accepted: AttemptResult = { kind: 'answered', status: 'accepted', ackCode: 'AA', issues: [] };
 const rejected: AttemptResult = { kind: 'answered', status: 'rejected', ackCode: 'AE', issues: [] };
@@ -71,16 +71,7 @@ describe('registry submission tallies', () => {
   before(async () => {
     handle = await testDatabase();
     // The first migration alone, with history in it, so the tallies' migration has something to count.
-    await migrate(db(), registryMigrations.slice(0, 1));
-    for (const [i, id] of ENDPOINTS.entries()) {
-      await db().query(
-        `INSERT INTO registry_endpoints (id, name, transport, url, sender_application, sender_facility,
-           receiver_application, receiver_facility, processing_id, credentials_kind, timeout_ms,
-           rate_limit_per_second, max_concurrent, max_attempts, enabled)
-         VALUES ($1, $2, 'fhir', 'http://127.0.0.1:9/fhir', 'IRIS', 'F', 'IIS', 'S', 'T', 'none', 1000, 10, 2, 3, true)`,
-        [id, `Registry ${i}`],
-      );
-    }
+    await registryTables(db(), registryMigrations.slice(0, 1));
     await db().query(
       `INSERT INTO registry_submissions (id, endpoint_id, immunization_id, immunization_version, operation,
          control_id, status, trigger)
