@@ -120,46 +120,37 @@ CREATE TABLE registry_submission_tally_changes (
   delta bigint NOT NULL
 );
 
-CREATE FUNCTION registry_submissions_tally_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One function for the four events; each branch reads the transition tables its event has.
+CREATE FUNCTION registry_submissions_tally() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO registry_submission_tally_changes (endpoint_id, status, delta)
-  SELECT endpoint_id, status, count(*) FROM added GROUP BY endpoint_id, status;
-  RETURN NULL;
-END
-$$;
-CREATE FUNCTION registry_submissions_tally_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO registry_submission_tally_changes (endpoint_id, status, delta)
-  SELECT endpoint_id, status, sum(delta) FROM (
-      SELECT endpoint_id, status, 1 AS delta FROM added
-      UNION ALL SELECT endpoint_id, status, -1 FROM removed) c
-   GROUP BY endpoint_id, status HAVING sum(delta) <> 0;
-  RETURN NULL;
-END
-$$;
-CREATE FUNCTION registry_submissions_tally_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO registry_submission_tally_changes (endpoint_id, status, delta)
-  SELECT endpoint_id, status, -count(*) FROM removed GROUP BY endpoint_id, status;
-  RETURN NULL;
-END
-$$;
-CREATE FUNCTION registry_submissions_tally_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  DELETE FROM registry_submission_tally_changes;
-  DELETE FROM registry_submission_tallies;
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO registry_submission_tally_changes (endpoint_id, status, delta)
+    SELECT endpoint_id, status, count(*) FROM added GROUP BY endpoint_id, status;
+  ELSIF TG_OP = 'UPDATE' THEN
+    INSERT INTO registry_submission_tally_changes (endpoint_id, status, delta)
+    SELECT endpoint_id, status, sum(delta) FROM (
+        SELECT endpoint_id, status, 1 AS delta FROM added
+        UNION ALL SELECT endpoint_id, status, -1 FROM removed) c
+     GROUP BY endpoint_id, status HAVING sum(delta) <> 0;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO registry_submission_tally_changes (endpoint_id, status, delta)
+    SELECT endpoint_id, status, -count(*) FROM removed GROUP BY endpoint_id, status;
+  ELSE
+    DELETE FROM registry_submission_tally_changes;
+    DELETE FROM registry_submission_tallies;
+  END IF;
   RETURN NULL;
 END
 $$;
 CREATE TRIGGER registry_submissions_tally_insert AFTER INSERT ON registry_submissions
-  REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally_insert();
+  REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally();
 CREATE TRIGGER registry_submissions_tally_update AFTER UPDATE ON registry_submissions
   REFERENCING OLD TABLE AS removed NEW TABLE AS added
-  FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally_update();
+  FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally();
 CREATE TRIGGER registry_submissions_tally_delete AFTER DELETE ON registry_submissions
-  REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally_delete();
+  REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally();
 CREATE TRIGGER registry_submissions_tally_truncate AFTER TRUNCATE ON registry_submissions
-  FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally_truncate();
+  FOR EACH STATEMENT EXECUTE FUNCTION registry_submissions_tally();
 
 -- Creating the triggers locked out writers, so this count and the triggers see the same rows.
 INSERT INTO registry_submission_tallies (endpoint_id, status, n)
