@@ -149,8 +149,9 @@ export async function enqueue(q: Queryable, next: NewSubmission): Promise<Submis
        VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9,
          -- Queued behind an unfinished submission of the dose (one this statement supersedes
          -- included: a claim then looks the dose up, and finds this row is the head after all).
-         EXISTS (SELECT 1 FROM registry_submissions WHERE endpoint_id = $2 AND immunization_id = $3
-                   AND status IN ('pending', 'sent')))
+         -- Spelled as in claim(), so the dose's index serves it whatever the statistics.
+         EXISTS (SELECT 1 FROM registry_submissions WHERE immunization_id = $3 AND endpoint_id = $2
+                   AND status NOT IN ('accepted', 'accepted_with_warnings', 'rejected', 'failed', 'superseded')))
        ON CONFLICT (endpoint_id, immunization_id, immunization_version, operation)
          WHERE trigger IN ('event', 'import')
        DO NOTHING RETURNING *),
