@@ -6,6 +6,22 @@ import { submissionTallies } from './tallies.js';
 
 export type SubmissionStatus =
   'pending' | 'sent' | 'accepted' | 'accepted_with_warnings' | 'rejected' | 'failed' | 'superseded';
+
+/**
+ * "Unfinished" for a lookup of one dose's rows (enqueue's probe, claim's head check). The
+ * finished statuses are excluded rather than the open ones listed, so no partial index of open
+ * rows matches and the dose's own index serves the lookup whatever the table's statistics.
+ */
+const FINISHED: readonly SubmissionStatus[] = [
+  'accepted',
+  'accepted_with_warnings',
+  'rejected',
+  'failed',
+  'superseded',
+];
+const unfinishedOfDose = (alias: string) =>
+  `${alias}.status NOT IN (${FINISHED.map((st) => `'${st}'`).join(', ')})`;
+
 export type SubmissionOperation = 'submit' | 'delete';
 export type SubmissionTrigger = 'event' | 'manual' | 'resubmit' | 'import';
 
@@ -149,9 +165,8 @@ export async function enqueue(q: Queryable, next: NewSubmission): Promise<Submis
        VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9,
          -- Queued behind an unfinished submission of the dose (one this statement supersedes
          -- included: a claim then looks the dose up, and finds this row is the head after all).
-         -- Spelled as in claim(), so the dose's index serves it whatever the statistics.
-         EXISTS (SELECT 1 FROM registry_submissions WHERE immunization_id = $3 AND endpoint_id = $2
-                   AND status NOT IN ('accepted', 'accepted_with_warnings', 'rejected', 'failed', 'superseded')))
+         EXISTS (SELECT 1 FROM registry_submissions o WHERE o.immunization_id = $3 AND o.endpoint_id = $2
+                   AND ${unfinishedOfDose('o')}))
        ON CONFLICT (endpoint_id, immunization_id, immunization_version, operation)
          WHERE trigger IN ('event', 'import')
        DO NOTHING RETURNING *),
@@ -225,9 +240,7 @@ export async function claim(
           AND s.next_attempt_at <= now() AND (s.lease_until IS NULL OR s.lease_until < now())
           AND (NOT s.waits OR s.seq = (SELECT min(o.seq) FROM registry_submissions o
                  WHERE o.immunization_id = s.immunization_id AND o.endpoint_id = s.endpoint_id
-                   -- Unfinished, spelled so that no partial index of unfinished rows matches:
-                   -- the dose's own rows are found through its index, whatever the statistics.
-                   AND o.status NOT IN ('accepted', 'accepted_with_warnings', 'rejected', 'failed', 'superseded')))
+                   AND ${unfinishedOfDose('o')}))
         ORDER BY s.next_attempt_at, s.seq
         LIMIT $2
         FOR UPDATE OF s SKIP LOCKED)
